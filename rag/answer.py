@@ -1,0 +1,369 @@
+"""Answers: retrieved items -> best evidence sentences -> LLM -> checked citations.
+
+The pipeline, not the model, guarantees the citations: every ``[n]`` left in an answer
+points at a passage that was retrieved and shown to the model, each citation carries
+the sentence of the item that best supports it, and an answer that declines shows the
+closest items instead of sources.
+
+>>> answerer = Answerer(load_settings())                       # doctest: +SKIP
+>>> answerer.ask("what happened to the DArDR post?").answer    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .embed import get_embedder
+from .ingest import Corpus, ensure_corpus
+from .llm import get_llm
+from .models import resolve_llm_path
+from .records import Answer, Citation, Hit, format_date
+from .retrieve import Retriever, merge_filters, time_scope
+from .settings import Settings
+from .store import Filters, fts_terms
+
+MAX_QUESTION_CHARS = 2000
+ABSTAIN_TEXT = "The minutes provided do not say."
+# Phrases with which models decline; an answer made of them is an abstention.
+DECLINE = re.compile(
+    r"minutes provided do not say|(?:do|does|did) not (?:say|mention|state|contain|specify|provide|include|answer)"
+    r"|no (?:information|mention|details?|record)|not (?:mentioned|stated|specified|provided|available|found)"
+    r"|cannot (?:answer|find|determine)|can't (?:answer|find|determine)|unable to (?:answer|find|determine)"
+    r"|i don't know|i do not know|there is no indication",
+    re.I,
+)
+TIMELINE = re.compile(
+    r"\bwhat (?:has |have )?happen(?:ed|s)? (?:to|with)\b|\bhistory of\b|\bprogress (?:of|on|with)\b"
+    r"|\bover time\b|\bhow (?:has|have|did) .{3,60} (?:develop|progress|change|evolve)|\btimeline\b"
+    r"|\bstory of\b|\bwhat became of\b|\bupdates? on .{3,40} over\b",
+    re.I,
+)
+INJECTION = re.compile(
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|disregard (?:the |all )?"
+    r"(?:previous|above|prior)|you are now|system prompt|new instructions?:|^\s*(?:assistant|system)\s*:",
+    re.I | re.M,
+)
+# Sentences that carry no information about the matter itself.
+BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
+DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
+MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
+SENTENCE_SPLIT = re.compile(
+    r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
+)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it stands; the message is shown as is."""
+
+
+def unwrap(text: str) -> str:
+    """Join hard-wrapped lines; keep breaks after sentence ends and before list bullets."""
+    text = re.sub(r"(?<![.:;!?|])[ \t]*\n(?![ \t]*(?:\n|[-*•]|\(?[a-zivx0-9]{1,4}[.)]\s))[ \t]*", " ", text)
+    return text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and resolution clauses; a clause keeps its 'RESOLVED:' so it reads as a decision."""
+    out = []
+    decision = None
+    for piece in SENTENCE_SPLIT.split(unwrap(text)):
+        piece = " ".join(piece.split()).strip(" |-")
+        head = re.match(r"^(RESOLVED|AGREED|NOTED)\b\s*:?\s*", piece)
+        if head:
+            decision = head.group(1)
+            piece = piece[head.end():] and piece
+        elif decision and re.match(r"^(?:\(?[a-h]\)|That\b|The\b)", piece):
+            piece = f"{decision}: {piece}"
+        else:
+            decision = None if len(piece) > 40 and not piece.startswith(("(", "-")) else decision
+        if len(piece) >= 12 and re.search(r"[A-Za-z]{3}", piece):
+            out.append(piece)
+    return out
+
+
+def is_abstention(text: str) -> bool:
+    """True when the answer declines rather than answers (short answers only: a long
+    answer that says 'no details were given' about one point still answers)."""
+    stripped = MARKER.sub("", text).strip()
+    return not stripped or (bool(DECLINE.search(stripped)) and len(stripped) < 160)
+
+
+def check_question(question: str) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty; ask something like: ask \"what happened to the DArDR post?\"")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(q):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
+    return q
+
+
+def mostly_non_latin(question: str) -> bool:
+    letters = [c for c in question if c.isalpha()]
+    return bool(letters) and sum(1 for c in letters if c.isascii()) / len(letters) < 0.5
+
+
+@dataclass
+class Passage:
+    n: int
+    hit: Hit
+    sentences: list[str]
+    vectors: np.ndarray
+    scores: np.ndarray
+    evidence: list[int] = field(default_factory=list)   # indexes into sentences
+
+    @property
+    def best(self) -> float:
+        return float(self.scores.max()) if len(self.scores) else 0.0
+
+    def label(self) -> str:
+        return self.hit.citation()
+
+    def evidence_text(self) -> str:
+        return " ".join(self.sentences[i] for i in self.evidence)
+
+
+class CitationFilter:
+    """Streams text while holding back a '[...]' until it is known to point at a passage."""
+
+    def __init__(self, valid: set[int]):
+        self.valid = valid
+        self.buffer = ""
+
+    def feed(self, text: str) -> str:
+        self.buffer += text
+        out = ""
+        while self.buffer:
+            start = self.buffer.find("[")
+            if start == -1:
+                out, self.buffer = out + self.buffer, ""
+                break
+            out += self.buffer[:start]
+            self.buffer = self.buffer[start:]
+            end = self.buffer.find("]")
+            if end == -1:
+                if len(self.buffer) > 12:      # not a marker after all
+                    out, self.buffer = out + self.buffer[0], self.buffer[1:]
+                    continue
+                break
+            out += self._clean(self.buffer[: end + 1])
+            self.buffer = self.buffer[end + 1:]
+        return out
+
+    def flush(self) -> str:
+        rest, self.buffer = self.buffer, ""
+        return rest
+
+    def _clean(self, marker: str) -> str:
+        m = MARKER.fullmatch(marker)
+        if not m:
+            return marker
+        nums = [int(x) for x in re.split(r"[,;]", m.group(1)) if int(x) in self.valid]
+        return "".join(f"[{n}]" for n in dict.fromkeys(nums))
+
+
+class Answerer:
+    """Question in, Answer out; the corpus, embedder and LLM are loaded once and reused."""
+
+    def __init__(self, settings: Settings, corpus: Corpus | None = None, progress: bool = True, echo=print):
+        self.settings = settings
+        self.corpus = corpus or ensure_corpus(settings, progress=progress, echo=echo)
+        self.retriever = Retriever(self.corpus, settings)
+        self.progress = progress
+        self._prompts: dict[str, str] = {}
+
+    # --- helpers ---------------------------------------------------------------------
+    def prompt(self, name: str) -> str:
+        if name not in self._prompts:
+            self._prompts[name] = (Path(self.settings.prompts_dir) / f"{name}.txt").read_text().strip()
+        return self._prompts[name]
+
+    def llm(self, fast: bool = False, model: str | Path | None = None):
+        path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
+        return get_llm(str(path), self.settings.n_ctx, self.settings.threads)
+
+    def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
+        """Score every sentence of the retrieved items against the question."""
+        embedder = get_embedder()
+        sentence_lists = []
+        for hit in hits:
+            sents = [s for s in split_sentences(hit.item_text or hit.text)
+                     if not INJECTION.search(s) and not BOILERPLATE.search(s)]
+            sentence_lists.append(sents or [hit.title])
+        flat = [s for sents in sentence_lists for s in sents]
+        vectors = embedder.encode([question] + flat)
+        qv, sv = vectors[0], vectors[1:]
+        terms = [t.strip('"').lower() for t in fts_terms(question)]
+        out, offset = [], 0
+        for n, (hit, sents) in enumerate(zip(hits, sentence_lists), 1):
+            vecs = sv[offset: offset + len(sents)]
+            offset += len(sents)
+            scores = vecs @ qv
+            if terms:
+                # A sentence holding the question's rarer words (names, acronyms, sums)
+                # is evidence even when the embedding misses it.
+                overlap = np.array([sum(t in s.lower() for t in terms) / len(terms) for s in sents])
+                scores = scores + 0.25 * overlap
+            if DECISION_QUESTION.search(question):
+                scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
+            out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
+        return out
+
+    def select_evidence(self, passages: list[Passage]) -> None:
+        """Give each passage its best sentences (in reading order) within the character budget.
+
+        The most relevant passage gets a double share; every passage keeps at least its
+        single best sentence, however long, so the key fact is never trimmed away.
+        """
+        budget = self.settings.evidence_chars
+        by_relevance = sorted(passages, key=lambda p: -p.best)
+        unit = budget // (len(passages) + 1)
+        for rank, p in enumerate(by_relevance):
+            limit = max(2, self.settings.evidence_sentences - 2 * rank)
+            share = unit * (2 if rank == 0 else 1)
+            chosen, used = [], 0
+            for i in list(np.argsort(-p.scores))[:limit]:
+                length = len(p.sentences[i]) + 1
+                if chosen and used + length > share:
+                    continue
+                chosen.append(int(i))
+                used += length
+            p.evidence = sorted(chosen)
+
+    def relevant(self, passages: list[Passage]) -> list[Passage]:
+        floor = self.settings.relevance_floor
+        return [p for p in passages if p.best >= floor]
+
+    def build_messages(self, question: str, passages: list[Passage], timeline: bool) -> list[dict]:
+        blocks = []
+        for p in passages:
+            blocks.append(f"[{p.n}] {p.label()}\n{p.evidence_text()}")
+        user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
+        return [{"role": "system", "content": self.prompt("timeline" if timeline else "answer")},
+                {"role": "user", "content": user}]
+
+    def quote_for(self, passage: Passage, claim_vectors: np.ndarray) -> str:
+        """The item's sentence that best supports the sentences citing it."""
+        if not len(claim_vectors):
+            return passage.sentences[int(np.argmax(passage.scores))]
+        sims = passage.vectors @ claim_vectors.T
+        return passage.sentences[int(np.argmax(sims.max(axis=1) + 0.3 * passage.scores))]
+
+    def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
+               timings: dict, mode: str) -> Answer:
+        """Turn raw model text into an Answer whose every citation is real and quoted."""
+        by_n = {p.n: p for p in passages}
+        text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
+        text = re.sub(r"[ \t]+\n", "\n", text).strip()
+        if is_abstention(text) or not passages:
+            return Answer(question, ABSTAIN_TEXT if not text or is_abstention(text) else text, True,
+                          closest=closest, timings_ms=timings, mode=mode)
+        embedder = get_embedder()
+        claims = [s for s in re.split(r"(?<=[.!?\]])\s+|\n+", text) if s.strip()]
+        claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
+        cited: dict[int, list[int]] = {}
+        for ci, claim in enumerate(claims):
+            for m in MARKER.finditer(claim):
+                for x in re.split(r"[,;]", m.group(1)):
+                    cited.setdefault(int(x), []).append(ci)
+        if not cited:
+            # The model cited nothing: attach the passage that best supports the answer.
+            support = [float((p.vectors @ claim_vecs.T).max()) for p in passages]
+            best = passages[int(np.argmax(support))]
+            text = text.rstrip() + f" [{best.n}]"
+            cited = {best.n: list(range(len(claims)))}
+        citations = []
+        for n in sorted(cited, key=lambda x: text.find(f"[{x}]")):
+            p = by_n[n]
+            h = p.hit
+            citations.append(Citation(n=n, doc=h.doc, meeting_date=h.meeting_date, item=h.item,
+                                      minute=h.minute, title=h.title, item_id=h.item_id,
+                                      quote=self.quote_for(p, claim_vecs[cited[n]])))
+        return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
+
+    # --- the public call -------------------------------------------------------------
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None,
+            fast: bool = False, model: str | Path | None = None, no_llm: bool = False,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        t0 = time.perf_counter()
+        question = check_question(question)
+        timings: dict[str, float] = {}
+        if mostly_non_latin(question):
+            return Answer(question, "I can only answer questions written in English about these minutes.",
+                          True, timings_ms={"total": 0.0}, mode="none")
+        timeline = bool(TIMELINE.search(question))
+        k = k or (self.settings.top_k + 2 if timeline else self.settings.top_k)
+        scope = time_scope(question, self.corpus.store.meeting_dates())
+        chosen = merge_filters(filters or Filters(), scope.filters)
+        hits = self.retriever.search(question, k=k, filters=chosen)
+        if not hits and scope.label and not (filters and filters.active()):
+            hits = []   # a time was asked for and nothing in it matched: say so, do not widen
+        timings["retrieve"] = (time.perf_counter() - t0) * 1000
+        passages = self.passages(question, hits) if hits else []
+        relevant = self.relevant(passages)
+        timings["evidence"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"]
+        mode = "extractive" if no_llm else "llm"
+        if not relevant:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            ans = Answer(question, ABSTAIN_TEXT, True, closest=hits[:3], timings_ms=timings, mode=mode)
+            if scope.label and not hits:
+                ans.answer = f"No minutes from {scope.label} matched this question."
+            if on_token:
+                on_token(ans.answer)
+            return ans
+        if timeline:
+            relevant.sort(key=lambda p: (p.hit.meeting_date or "9999", p.hit.item or 0))
+        for new_n, p in enumerate(relevant, 1):
+            p.n = new_n
+        self.select_evidence(relevant)
+        if no_llm:
+            text = self.extractive(relevant, timeline)
+            if on_token:
+                on_token(text)
+        else:
+            text = self.generate(question, relevant, timeline, fast, model, on_token, timings, t0)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return self.finish(question, text, relevant, hits[:3], timings, mode)
+
+    def extractive(self, passages: list[Passage], timeline: bool) -> str:
+        """No generation: the best supporting sentences, each cited."""
+        if timeline:
+            lines = []
+            for p in passages:
+                best = int(np.argmax(p.scores))
+                lines.append(f"- {format_date(p.hit.meeting_date)}: {p.sentences[best]} [{p.n}]")
+            return "\n".join(lines)
+        ranked = sorted(((float(p.scores[i]), p.n, p.sentences[i]) for p in passages for i in p.evidence),
+                        reverse=True)[:2]
+        return " ".join(f"{s} [{n}]" for _, n, s in ranked)
+
+    def generate(self, question, passages, timeline, fast, model, on_token, timings, t0) -> str:
+        llm = self.llm(fast=fast, model=model)
+        timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"] - timings["evidence"]
+        messages = self.build_messages(question, passages, timeline)
+        filt = CitationFilter({p.n for p in passages})
+        parts: list[str] = []
+        start = time.perf_counter()
+        max_tokens = self.settings.max_answer_tokens * (2 if timeline else 1)
+        for piece in llm.stream(messages, max_tokens=max_tokens):
+            if "first_token" not in timings:
+                timings["first_token"] = (time.perf_counter() - t0) * 1000
+            parts.append(piece)
+            if on_token:
+                shown = filt.feed(piece)
+                if shown:
+                    on_token(shown)
+        if on_token:
+            rest = filt.flush()
+            if rest:
+                on_token(rest)
+        timings["generate"] = (time.perf_counter() - start) * 1000
+        return "".join(parts)
+
+    def stream_lines(self, question: str, **kw) -> Iterator[str]:  # pragma: no cover - convenience
+        yield self.ask(question, **kw).answer

@@ -1,0 +1,222 @@
+"""Ingestion: files -> items -> chunks -> SQLite + embeddings -> FAISS, kept in step.
+
+>>> corpus = Corpus.open(load_settings())          # doctest: +SKIP
+>>> report = corpus.ingest([Path("data/minutes")])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import chunk_item
+from .embed import DIMENSION, get_embedder
+from .index import VectorIndex
+from .load import SUPPORTED, LoadError, load_text
+from .models import EMBEDDING_MODEL_NAME
+from .parse import parse_document
+from .settings import Settings
+from .store import Store
+
+DB_FILE = "minutes.db"
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str            # "added", "updated", "unchanged", "removed" or "error"
+    items: int = 0
+    chunks: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    embedded: int = 0      # chunks whose text had to be embedded (others came from the cache)
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "error"]
+
+    @property
+    def items(self) -> int:
+        return sum(f.items for f in self.files if f.status in ("added", "updated"))
+
+
+def expand_paths(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
+    """Files named directly, plus supported files found under folders (sorted)."""
+    files, problems = [], []
+    for p in paths:
+        if p.is_dir():
+            # README files describe a folder; they are not minutes.
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED
+                            and not f.name.lower().startswith("readme"))
+        elif p.exists():
+            files.append(p)
+        else:
+            problems.append(FileResult(str(p), "error", error="no such file or folder"))
+    return files, problems
+
+
+class Corpus:
+    """The SQLite store and the FAISS index of one index folder, always in step."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.dir = settings.index_dir
+        self.store = Store(self.dir / DB_FILE)
+        self._index: VectorIndex | None = None
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Corpus":
+        return cls(settings)
+
+    def is_empty(self) -> bool:
+        return self.store.chunk_count() == 0
+
+    def manifest(self) -> dict:
+        return {"embedding_model": EMBEDDING_MODEL_NAME, "dimension": DIMENSION,
+                "corpus_hash": self.store.corpus_hash()}
+
+    @property
+    def index(self) -> VectorIndex:
+        """The FAISS index, loaded if its manifest matches the database, else rebuilt."""
+        with self.lock:
+            if self._index is None:
+                self._index = VectorIndex.load(self.dir, self.manifest(), self.settings.exact_search_max)
+                if self._index is None:
+                    self._index = self.rebuild_index()
+            return self._index
+
+    def rebuild_index(self) -> VectorIndex:
+        rows = self.store.chunk_rows()
+        vectors = self._vectors_for(rows, progress=False)
+        index = VectorIndex(DIMENSION, self.settings.exact_search_max)
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        index.build(ids, vectors if len(rows) else np.zeros((0, DIMENSION), np.float32))
+        index.save(self.dir, self.manifest())
+        return index
+
+    def _vectors_for(self, rows, progress: bool) -> np.ndarray:
+        """Vectors for (id, item, hash, content) rows: from the cache, embedding only new text."""
+        if not rows:
+            return np.zeros((0, DIMENSION), np.float32)
+        hashes = [r[2] for r in rows]
+        cached = self.store.cached_vectors(hashes, EMBEDDING_MODEL_NAME)
+        missing = {r[2]: r[3] for r in rows if r[2] not in cached}
+        if missing:
+            new = get_embedder().encode(list(missing.values()), progress=progress)
+            fresh = dict(zip(missing.keys(), new))
+            self.store.save_vectors(fresh, EMBEDDING_MODEL_NAME)
+            cached.update(fresh)
+            self.embedded += len(fresh)
+        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+
+    embedded = 0
+
+    def ingest(self, paths: list[Path], committee: str | None = None, progress: bool = True,
+               prune_missing: bool = True) -> IngestReport:
+        """Add new files, replace changed ones, skip unchanged ones, drop vanished ones.
+
+        Each file is one SQLite transaction; the FAISS index is saved once at the end
+        (atomically, with a manifest), so an interrupted run never leaves mixed data.
+        """
+        start = time.perf_counter()
+        self.embedded = 0
+        report = IngestReport()
+        files, problems = expand_paths(paths)
+        report.files += problems
+        index = self.index
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with self.lock, Progress(TextColumn("ingesting {task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 disable=not progress, transient=True) as bar:
+            task = bar.add_task("", total=len(files))
+            for f in files:
+                bar.update(task, description=f.name)
+                report.files.append(self._ingest_file(f, committee, index, progress))
+                bar.advance(task)
+            if prune_missing:
+                report.files += self._prune(paths, index)
+            index.save(self.dir, self.manifest())
+        report.seconds = time.perf_counter() - start
+        report.embedded = self.embedded
+        return report
+
+    def _ingest_file(self, f: Path, committee: str | None, index: VectorIndex, progress: bool) -> FileResult:
+        key = str(f.resolve())
+        try:
+            data = f.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            previous = self.store.document_hash(key)
+            if previous == sha:
+                return FileResult(str(f), "unchanged")
+            items = parse_document(f.name, load_text(f), committee=committee)
+            if not items:
+                raise LoadError("no agenda items found")
+        except LoadError as exc:
+            return FileResult(str(f), "error", error=str(exc))
+        except FileNotFoundError:
+            return FileResult(str(f), "error", error="file vanished before it could be read")
+        except (OSError, UnicodeError) as exc:
+            return FileResult(str(f), "error", error=f"cannot read: {exc.__class__.__name__}: {exc}")
+
+        s = self.settings
+        # Embed before touching the database, so a failure leaves the old version intact.
+        chunks_by_item = [chunk_item(it, 0, s.chunk_size, s.chunk_overlap) for it in items]
+        from .store import content_hash
+
+        pending = [(0, 0, content_hash(c.content), c.content) for cs in chunks_by_item for c in cs]
+        self._vectors_for(pending, progress=False)
+        removed, added = self.store.replace_document(
+            key, f.name, sha, items,
+            lambda it, item_id: chunk_item(it, item_id, s.chunk_size, s.chunk_overlap))
+        index.remove(removed)
+        index.add(added, self._vectors_for(self.store.chunk_rows(added), progress=False))
+        return FileResult(str(f), "updated" if previous else "added", len(items), len(added))
+
+    def _prune(self, paths: list[Path], index: VectorIndex) -> list[FileResult]:
+        """Forget documents that were under an ingested folder but no longer exist."""
+        out = []
+        folders = [str(p.resolve()) for p in paths if p.is_dir()]
+        for _, path, _name in self.store.documents():
+            if any(path.startswith(folder.rstrip("/") + "/") for folder in folders) and not Path(path).exists():
+                index.remove(self.store.remove_document(path))
+                out.append(FileResult(path, "removed"))
+        return out
+
+    def remove(self, name_or_path: str) -> int:
+        """Drop a document by file name or path; returns how many documents went."""
+        gone = 0
+        with self.lock:
+            index = self.index
+            for _, path, name in self.store.documents():
+                if name_or_path in (name, path):
+                    index.remove(self.store.remove_document(path))
+                    gone += 1
+            if gone:
+                self.store.prune_vectors()
+                index.save(self.dir, self.manifest())
+        return gone
+
+
+def ensure_corpus(settings: Settings, progress: bool = True, echo=print) -> Corpus:
+    """Open the index; on a fresh checkout build it from the bundled sample corpus first."""
+    corpus = Corpus.open(settings)
+    if corpus.is_empty():
+        echo(f"No index yet: building it from {settings.corpus_dir} (first run only)…")
+        report = corpus.ingest([settings.corpus_dir], progress=progress)
+        echo(f"Indexed {report.items} agenda items from {len(report.files)} files "
+             f"in {report.seconds:.1f}s.")
+        if corpus.is_empty():
+            raise LoadError(f"no minutes could be indexed from {settings.corpus_dir}")
+    return corpus

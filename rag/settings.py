@@ -1,0 +1,85 @@
+"""One settings object: defaults here, overridden by ``RAG_*`` environment variables.
+
+Every tunable number lives here with the reason it has its value, so that a reader
+never has to hunt for a constant in the pipeline modules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "minutes-qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the SQLite database, the FAISS index and its manifest live.
+    index_dir: Path = PROJECT_ROOT / "index"
+    # The bundled sample corpus, ingested by the first `ask` on a fresh checkout.
+    corpus_dir: Path = PROJECT_ROOT / "data" / "minutes"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    # Split models are assembled here once (about 1.1 GB for the default model).
+    model_cache_dir: Path = field(default_factory=_default_cache)
+    # A GGUF file of the user's own; when set it replaces the bundled default model.
+    model_path: Path | None = None
+
+    # Chunking: most agenda items are under 2,000 characters and stay whole; longer
+    # ones are split with an overlap so a sentence on the boundary is in both halves.
+    chunk_size: int = 1500
+    chunk_overlap: int = 200
+
+    # Retrieval: candidates fetched from each retriever before fusion, and items kept.
+    candidates: int = 30
+    top_k: int = 4
+    # Reciprocal rank fusion constant; 60 is the value from the RRF paper and works
+    # across corpus sizes without tuning.
+    rrf_k: int = 60
+    # Below this many chunks FAISS searches exactly; above it an IVF index is built.
+    exact_search_max: int = 20000
+
+    # Generation. The context window only needs to hold the trimmed passages (~700
+    # tokens) plus the answer; a small window keeps memory and start-up low.
+    n_ctx: int = 2048
+    max_answer_tokens: int = 120
+    # Sentences of evidence sent to the model per question. Prompt processing dominates
+    # latency on 2 cores, so the model sees the best sentences, not whole items.
+    evidence_sentences: int = 5
+    evidence_chars: int = 1400
+    threads: int = max(1, os.cpu_count() or 1)
+    # A passage whose best evidence sentence scores below this similarity is treated as
+    # unrelated to the question (all-MiniLM-L6-v2 cosine scale).
+    relevance_floor: float = 0.30
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(kind, raw: str):
+    text = str(kind)
+    if "Path" in text:
+        return Path(raw).expanduser()
+    if "int" in text:
+        return int(raw)
+    if "float" in text:
+        return float(raw)
+    return raw
+
+
+def load_settings() -> Settings:
+    """Defaults plus ``RAG_<FIELD>`` environment overrides (e.g. ``RAG_INDEX_DIR``, ``RAG_TOP_K``)."""
+    changes = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"RAG_{f.name.upper()}")
+        if raw:
+            try:
+                changes[f.name] = _coerce(f.type, raw)
+            except ValueError as exc:
+                raise SystemExit(f"error: RAG_{f.name.upper()}={raw!r} is not a valid value ({exc})")
+    return Settings(**changes)
