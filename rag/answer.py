@@ -68,11 +68,17 @@ def unwrap(text: str) -> str:
     return text
 
 
+ABBREVIATION = re.compile(r"\b(no|nos|cllr|mr|mrs|ms|dr|supt|insp|ch|st|para|paras|cc|ltd|approx|ref)\.\s", re.I)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences and resolution clauses; a clause keeps its 'RESOLVED:' so it reads as a decision."""
     out = []
     decision = None
-    for piece in SENTENCE_SPLIT.split(unwrap(text)):
+    # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
+    text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
+    for piece in SENTENCE_SPLIT.split(text):
+        piece = piece.replace("\u2060", " ")
         piece = " ".join(piece.split()).strip(" |-")
         head = re.match(r"^(RESOLVED|AGREED|NOTED)\b\s*:?\s*", piece)
         if head:
@@ -108,6 +114,12 @@ def mostly_non_latin(question: str) -> bool:
     return bool(letters) and sum(1 for c in letters if c.isascii()) / len(letters) < 0.5
 
 
+def informative(sentence: str, title: str) -> bool:
+    """Worth quoting: not the bare title, not a lead-in ending in a colon."""
+    plain = sentence.strip(" .").lower()
+    return plain != title.strip(" .").lower() and not sentence.rstrip().endswith(":") and len(plain.split()) >= 5
+
+
 @dataclass
 class Passage:
     n: int
@@ -126,6 +138,18 @@ class Passage:
 
     def evidence_text(self) -> str:
         return " ".join(self.sentences[i] for i in self.evidence)
+
+    def best_sentence(self, weights: np.ndarray | None = None) -> str:
+        """The highest-scoring informative sentence (falls back to any sentence)."""
+        scores = self.scores if weights is None else weights
+        for i in np.argsort(-scores):
+            if informative(self.sentences[i], self.hit.title):
+                return self.sentences[i]
+        return self.sentences[int(np.argmax(scores))]
+
+    def mentions(self, terms: list[str]) -> bool:
+        text = (self.hit.item_text + " " + self.hit.title).lower()
+        return any(t in text for t in terms)
 
 
 class CitationFilter:
@@ -239,20 +263,38 @@ class Answerer:
         floor = self.settings.relevance_floor
         return [p for p in passages if p.best >= floor]
 
-    def build_messages(self, question: str, passages: list[Passage], timeline: bool) -> list[dict]:
+    def build_messages(self, question: str, passages: list[Passage]) -> list[dict]:
         blocks = []
         for p in passages:
             blocks.append(f"[{p.n}] {p.label()}\n{p.evidence_text()}")
         user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
-        return [{"role": "system", "content": self.prompt("timeline" if timeline else "answer")},
+        return [{"role": "system", "content": self.prompt("answer")},
                 {"role": "user", "content": user}]
 
     def quote_for(self, passage: Passage, claim_vectors: np.ndarray) -> str:
         """The item's sentence that best supports the sentences citing it."""
         if not len(claim_vectors):
-            return passage.sentences[int(np.argmax(passage.scores))]
+            return passage.best_sentence()
         sims = passage.vectors @ claim_vectors.T
-        return passage.sentences[int(np.argmax(sims.max(axis=1) + 0.3 * passage.scores))]
+        return passage.best_sentence(sims.max(axis=1) + 0.3 * passage.scores)
+
+    def anchor_terms(self, question: str) -> list[str]:
+        """The question's rarest words in the corpus (names, acronyms): what a timeline is about."""
+        counts = []
+        for term in fts_terms(question):
+            n = self.corpus.store.db.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,)).fetchone()[0]
+            if n:
+                counts.append((n, term.strip('"').lower()))
+        if not counts:
+            return []
+        rarest = min(n for n, _ in counts)
+        return [t for n, t in counts if n <= 1.5 * rarest]
+
+    def timeline_steps(self, question: str, passages: list[Passage]) -> list[Passage]:
+        anchors = self.anchor_terms(question)
+        return [p for p in passages
+                if p.best >= self.settings.timeline_floor and (not anchors or p.mentions(anchors))]
 
     def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
                timings: dict, mode: str) -> Answer:
@@ -316,41 +358,53 @@ class Answerer:
             if on_token:
                 on_token(ans.answer)
             return ans
+        # A timeline needs the matter to come up at two or more meetings.
+        timeline = timeline and len({p.hit.meeting_date for p in relevant}) > 1
         if timeline:
             relevant.sort(key=lambda p: (p.hit.meeting_date or "9999", p.hit.item or 0))
         for new_n, p in enumerate(relevant, 1):
             p.n = new_n
         self.select_evidence(relevant)
         if no_llm:
-            text = self.extractive(relevant, timeline)
+            steps = self.timeline_steps(question, relevant) if timeline else []
+            text = self.timeline_lines(steps) if len(steps) > 1 else self.extractive(relevant)
             if on_token:
                 on_token(text)
         else:
-            text = self.generate(question, relevant, timeline, fast, model, on_token, timings, t0)
+            text = self.generate(question, relevant, fast, model, on_token, timings, t0)
+            if timeline and not is_abstention(text) and len(self.timeline_steps(question, relevant)) > 1:
+                # The dated steps come from the minutes themselves, oldest first, each cited;
+                # a small model asked to write a timeline skips and merges meetings.
+                steps = "\n\nTimeline:\n" + self.timeline_lines(self.timeline_steps(question, relevant))
+                text = text.rstrip() + steps
+                if on_token:
+                    on_token(steps)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return self.finish(question, text, relevant, hits[:3], timings, mode)
 
-    def extractive(self, passages: list[Passage], timeline: bool) -> str:
+    @staticmethod
+    def timeline_lines(passages: list[Passage]) -> str:
+        """One line per meeting, oldest first: its date, item and best sentence, cited."""
+        lines = []
+        for p in passages:
+            where = p.hit.citation().split(":", 1)[0]
+            lines.append(f"- {where}: {p.best_sentence()} [{p.n}]")
+        return "\n".join(lines)
+
+    def extractive(self, passages: list[Passage]) -> str:
         """No generation: the best supporting sentences, each cited."""
-        if timeline:
-            lines = []
-            for p in passages:
-                best = int(np.argmax(p.scores))
-                lines.append(f"- {format_date(p.hit.meeting_date)}: {p.sentences[best]} [{p.n}]")
-            return "\n".join(lines)
         ranked = sorted(((float(p.scores[i]), p.n, p.sentences[i]) for p in passages for i in p.evidence),
                         reverse=True)[:2]
         return " ".join(f"{s} [{n}]" for _, n, s in ranked)
 
-    def generate(self, question, passages, timeline, fast, model, on_token, timings, t0) -> str:
+    def generate(self, question, passages, fast, model, on_token, timings, t0) -> str:
         llm = self.llm(fast=fast, model=model)
         timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"] - timings["evidence"]
-        messages = self.build_messages(question, passages, timeline)
+        messages = self.build_messages(question, passages)
         filt = CitationFilter({p.n for p in passages})
         parts: list[str] = []
         start = time.perf_counter()
-        max_tokens = self.settings.max_answer_tokens * (2 if timeline else 1)
-        for piece in llm.stream(messages, max_tokens=max_tokens):
+        for piece in llm.stream(messages, max_tokens=self.settings.max_answer_tokens):
             if "first_token" not in timings:
                 timings["first_token"] = (time.perf_counter() - t0) * 1000
             parts.append(piece)

@@ -1,0 +1,269 @@
+"""The evaluation suite: retrieval, answers, citations, abstention and latency, with baselines.
+
+Metrics (eval/README.md explains them):
+- recall@k / MRR of the gold agenda items, for hybrid, dense-only and keyword-only search;
+- answer accuracy: an answerable question is right when every required fact (any of its
+  accepted variants) is in the answer and it did not decline; an unanswerable one is
+  right when the answer declines;
+- citation precision / recall against the gold items; abstention precision / recall;
+- latency per question (total, first token).
+Baselines in the same run: extractive answers (no LLM) and a tutorial-style RAG.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .settings import PROJECT_ROOT
+
+EVAL_DIR = PROJECT_ROOT / "eval"
+RESULTS_DIR = EVAL_DIR / "results"
+# A drop bigger than this in any headline metric against the previous report is flagged.
+REGRESSION_MARGIN = 0.02
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    kind: str
+    answerable: bool
+    reference: str
+    facts: list[list[str]]
+    gold: list[dict]
+
+
+def load_questions(path: Path | None = None) -> list[Question]:
+    path = path or EVAL_DIR / "questions.jsonl"
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            out.append(Question(**{k: raw[k] for k in Question.__dataclass_fields__}))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name} line {n}: {exc}") from None
+    return out
+
+
+def normalise(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("–", "-").replace("—", "-")
+    return " ".join(text.split())
+
+
+def matches_gold(ref: dict, gold: dict) -> bool:
+    """ref: a hit or citation's {doc, meeting_date, item, minute, title}; every gold key must agree."""
+    for key, want in gold.items():
+        if key == "title_contains":
+            if want.lower() not in (ref.get("title") or "").lower():
+                return False
+        elif ref.get(key) != want:
+            return False
+    return True
+
+
+def facts_present(answer: str, facts: list[list[str]]) -> bool:
+    text = normalise(answer)
+    return all(any(normalise(v) in text for v in variants) for variants in facts)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    idx = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[idx]
+
+
+def retrieval_metrics(retriever, questions: list[Question], k: int) -> dict:
+    """recall@k (share of gold items in the top k) and MRR, per search mode."""
+    out = {}
+    for mode in ("hybrid", "dense", "keyword"):
+        recalls, rrs = [], []
+        for q in questions:
+            if not q.gold:
+                continue
+            hits = retriever.search(q.question, k=max(k, 10), mode=mode)
+            refs = [h.ref() for h in hits]
+            found = [any(matches_gold(r, g) for r in refs[:k]) for g in q.gold]
+            recalls.append(sum(found) / len(q.gold))
+            rank = next((i for i, r in enumerate(refs, 1) if any(matches_gold(r, g) for g in q.gold)), None)
+            rrs.append(1 / rank if rank else 0.0)
+        out[mode] = {f"recall@{k}": statistics.mean(recalls), "mrr": statistics.mean(rrs), "n": len(recalls)}
+    return out
+
+
+def score_answers(questions: list[Question], answers: list[dict]) -> dict:
+    """Accuracy, citation precision/recall and abstention precision/recall for one system."""
+    correct, cited_ok, cited_all, gold_found, gold_all = 0, 0, 0, 0, 0
+    abstained_unans, abstained_all, unans = 0, 0, 0
+    answerable_correct, answerable = 0, 0
+    per_kind: dict[str, list[int]] = {}
+    for q, a in zip(questions, answers):
+        declined = a["abstained"]
+        abstained_all += declined
+        if q.answerable:
+            answerable += 1
+            ok = (not declined) and facts_present(a["answer"], q.facts)
+            answerable_correct += ok
+            cites = a.get("citations") or []
+            if cites is not None and a.get("has_citations", True):
+                cited_all += len(cites)
+                cited_ok += sum(any(matches_gold(c, g) for g in q.gold) for c in cites)
+                gold_all += len(q.gold)
+                gold_found += sum(any(matches_gold(c, g) for c in cites) for g in q.gold)
+        else:
+            unans += 1
+            ok = declined
+            abstained_unans += declined
+        correct += ok
+        a["correct"] = bool(ok)
+        per_kind.setdefault(q.kind, []).append(int(ok))
+    return {
+        "accuracy": correct / len(questions),
+        "answerable_accuracy": answerable_correct / max(1, answerable),
+        "citation_precision": cited_ok / cited_all if cited_all else None,
+        "citation_recall": gold_found / gold_all if gold_all else None,
+        "abstention_precision": abstained_unans / abstained_all if abstained_all else None,
+        "abstention_recall": abstained_unans / unans if unans else None,
+        "by_kind": {k: sum(v) / len(v) for k, v in sorted(per_kind.items())},
+        "n": len(questions),
+    }
+
+
+def run_pipeline(answerer, questions, label: str, progress, **ask_kw) -> list[dict]:
+    out = []
+    task = progress.add_task(label, total=len(questions))
+    for q in questions:
+        t = time.perf_counter()
+        ans = answerer.ask(q.question, **ask_kw)
+        row = ans.to_json()
+        row["seconds"] = time.perf_counter() - t
+        row["id"] = q.id
+        out.append(row)
+        progress.advance(task)
+    return out
+
+
+def latency(rows: list[dict]) -> dict:
+    totals = [r["seconds"] for r in rows]
+    firsts = [r["timings_ms"]["first_token"] / 1000 for r in rows if "first_token" in r.get("timings_ms", {})]
+    return {"p50_s": percentile(totals, 0.5), "p95_s": percentile(totals, 0.95),
+            "first_token_p50_s": percentile(firsts, 0.5) if firsts else None}
+
+
+def previous_report(exclude: Path | None = None) -> dict | None:
+    reports = sorted(RESULTS_DIR.glob("*.json"))
+    reports = [r for r in reports if r != exclude]
+    if not reports:
+        return None
+    try:
+        return json.loads(reports[-1].read_text()) | {"_path": str(reports[-1])}
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def compare(current: dict, previous: dict | None) -> list[str]:
+    """Lines naming each headline metric that fell by more than the margin."""
+    if not previous:
+        return []
+    flags = []
+    for system, metrics in current.get("systems", {}).items():
+        before = previous.get("systems", {}).get(system)
+        if not before:
+            continue
+        for key in ("accuracy", "citation_precision", "citation_recall", "abstention_recall"):
+            now, then = metrics.get(key), before.get(key)
+            if now is not None and then is not None and now < then - REGRESSION_MARGIN:
+                flags.append(f"REGRESSION {system} {key}: {then:.3f} -> {now:.3f}")
+    for mode, metrics in current.get("retrieval", {}).items():
+        then = previous.get("retrieval", {}).get(mode, {})
+        for key, now in metrics.items():
+            if key != "n" and key in then and now < then[key] - REGRESSION_MARGIN:
+                flags.append(f"REGRESSION retrieval {mode} {key}: {then[key]:.3f} -> {now:.3f}")
+    return flags
+
+
+def main(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .answer import Answerer
+    from .cli import _settings
+    from .tutorial import TutorialRAG
+
+    console = Console()
+    questions = load_questions(Path(args.questions) if args.questions else None)
+    if args.limit:
+        questions = questions[: args.limit]
+    settings = _settings(args)
+    answerer = Answerer(settings, progress=True, echo=console.print)
+    report: dict = {"created": datetime.now().isoformat(timespec="seconds"), "questions": len(questions),
+                    "k": args.k, "systems": {}, "latency": {}}
+    report["retrieval"] = retrieval_metrics(answerer.retriever, questions, args.k)
+
+    systems: dict[str, list[dict]] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        systems["extractive (--no-llm)"] = run_pipeline(answerer, questions, "extractive", progress, no_llm=True)
+        if not args.no_llm:
+            name = ("fast model" if args.fast else "custom model" if args.model else "default model")
+            systems[name] = run_pipeline(answerer, questions, name, progress, fast=args.fast, model=args.model)
+            if not args.no_baselines:
+                tutorial = TutorialRAG(settings, answerer.llm(fast=args.fast, model=args.model))
+                rows = []
+                task = progress.add_task("tutorial baseline", total=len(questions))
+                for q in questions:
+                    rows.append(tutorial.ask(q.question))
+                    progress.advance(task)
+                systems["tutorial baseline"] = rows
+    for name, rows in systems.items():
+        report["systems"][name] = score_answers(questions, rows)
+        report["latency"][name] = latency(rows)
+    report["answers"] = {name: rows for name, rows in systems.items()}
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) if args.out else RESULTS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}.json"
+    previous = previous_report(exclude=out)
+    report["regressions"] = compare(report, previous)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    tmp.replace(out)
+
+    table = Table(title=f"Retrieval ({len(questions)} questions, gold agenda items)")
+    table.add_column("mode")
+    table.add_column(f"recall@{args.k}", justify="right")
+    table.add_column("MRR", justify="right")
+    for mode, m in report["retrieval"].items():
+        table.add_row(mode, f"{m[f'recall@{args.k}']:.3f}", f"{m['mrr']:.3f}")
+    console.print(table)
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.3f}"
+
+    table = Table(title="Answers")
+    for col in ("system", "accuracy", "answerable acc.", "cit. precision", "cit. recall",
+                "abst. precision", "abst. recall", "p50 s", "p95 s", "1st token p50 s"):
+        table.add_column(col, justify="right" if col != "system" else "left")
+    for name, m in report["systems"].items():
+        lat = report["latency"][name]
+        table.add_row(name, fmt(m["accuracy"]), fmt(m["answerable_accuracy"]), fmt(m["citation_precision"]),
+                      fmt(m["citation_recall"]), fmt(m["abstention_precision"]), fmt(m["abstention_recall"]),
+                      f"{lat['p50_s']:.2f}", f"{lat['p95_s']:.2f}", fmt(lat["first_token_p50_s"]))
+    console.print(table)
+    console.print(f"report: {out}")
+    if previous:
+        console.print(f"compared with {previous['_path']}: "
+                      + ("no regressions" if not report["regressions"] else ""))
+        for line in report["regressions"]:
+            console.print(f"[red]{line}[/red]")
+    return 0
