@@ -77,6 +77,7 @@ def split_sentences(text: str) -> list[str]:
     decision = None
     # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
     text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
+    text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
     for piece in SENTENCE_SPLIT.split(text):
         piece = piece.replace("\u2060", " ")
         piece = " ".join(piece.split()).strip(" |-")
@@ -111,7 +112,9 @@ def check_question(question: str) -> str:
 
 def mostly_non_latin(question: str) -> bool:
     letters = [c for c in question if c.isalpha()]
-    return bool(letters) and sum(1 for c in letters if c.isascii()) / len(letters) < 0.5
+    # Accented Latin letters (café, Zürich) count as Latin; CJK, Arabic, Cyrillic etc. do not.
+    latin = sum(1 for c in letters if c.isascii() or "\u00c0" <= c <= "\u024f")
+    return bool(letters) and latin / len(letters) < 0.6
 
 
 def informative(sentence: str, title: str) -> bool:
@@ -393,8 +396,10 @@ class Answerer:
 
     def extractive(self, passages: list[Passage]) -> str:
         """No generation: the best supporting sentences, each cited."""
-        ranked = sorted(((float(p.scores[i]), p.n, p.sentences[i]) for p in passages for i in p.evidence),
-                        reverse=True)[:2]
+        ranked = sorted(((float(p.scores[i]), p.n, p.sentences[i]) for p in passages for i in p.evidence
+                         if informative(p.sentences[i], p.hit.title)), reverse=True)[:2]
+        if not ranked:
+            ranked = [(0.0, passages[0].n, passages[0].best_sentence())]
         return " ".join(f"{s} [{n}]" for _, n, s in ranked)
 
     def generate(self, question, passages, fast, model, on_token, timings, t0) -> str:

@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -108,6 +109,49 @@ def test_sources_html_on_abstention_lists_closest_items_not_sources():
     assert app.NOT_IN_MINUTES in out and "Closest agenda items" in out and "Crimestoppers" in out
     assert "<h3>Sources</h3>" not in out and 'class="source"' not in out
     assert app.chat_text(ans).startswith("**Not in the minutes.**")
+
+
+class _StubCorpus:
+    """Stands in for rag.ingest.Corpus: 'bad' files fail to parse, others add two items."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.RLock()
+        self.names: list[str] = []
+        self.store = self
+
+    def documents(self):
+        return [(i, f"/x/{n}", n) for i, n in enumerate(self.names)]
+
+    def ingest(self, paths, progress=False):
+        from rag.ingest import FileResult, IngestReport
+
+        (path,) = paths
+        if "bad" in path.name:
+            return IngestReport(files=[FileResult(str(path), "error", error="no agenda items found")])
+        self.names.append(path.name)
+        return IngestReport(files=[FileResult(str(path), "added", items=2, chunks=2)])
+
+
+def test_add_files_keeps_good_uploads_and_reports_bad_ones(tmp_path):
+    from types import SimpleNamespace
+
+    upload_dir = tmp_path / "index" / "uploads"
+    the_app = app.App(answerer=SimpleNamespace(corpus=_StubCorpus()), upload_dir=upload_dir)
+    good, bad, odd = tmp_path / "good-2025-11.txt", tmp_path / "bad.pdf", tmp_path / "notes.xlsx"
+    for f in (good, bad, odd):
+        f.write_text("x")
+    steps = []
+    summary, names = the_app.add_files([str(good), str(bad), str(odd)],
+                                       progress=lambda frac, desc=None: steps.append(desc))
+    assert "**good-2025-11.txt**: added, 2 agenda items" in summary
+    assert "**bad.pdf**: not added — no agenda items found" in summary
+    assert "**notes.xlsx**: not added" in summary
+    assert names == ["good-2025-11.txt"]
+    assert (upload_dir / "good-2025-11.txt").exists() and not (upload_dir / "bad.pdf").exists()
+    assert steps[0] == "Indexing good-2025-11.txt" and steps[-1] == "Done"
+    assert "Choose one or more" in the_app.add_files([])[0]
 
 
 # --- the running app -------------------------------------------------------------------
@@ -207,7 +251,7 @@ def ask(page, question: str) -> float:
 
 
 @pytest.mark.browser
-def test_browser_streams_an_answer_with_its_source(page, server, tmp_path_factory):
+def test_browser_streams_an_answer_with_its_source(page, server):
     # The first screen: title, explanation, example questions, an empty sources panel.
     assert page.get_by_text(app.TITLE).first.is_visible()
     for example in app.EXAMPLES[:4]:
@@ -233,7 +277,8 @@ def test_browser_streams_an_answer_with_its_source(page, server, tmp_path_factor
     assert page.locator('#chat [data-testid="user"]').first.inner_text().strip() == "what happened to the DArDR post?"
     assert "Traceback" not in page.content()
 
-    shot = tmp_path_factory.mktemp("screens") / "app-dardr.png"
+    # Outside pytest's rotating basetemp, so the picture outlives later test runs.
+    shot = Path(tempfile.mkdtemp(prefix="minutes-qa-app-")) / "app-dardr.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
 
