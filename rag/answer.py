@@ -52,6 +52,18 @@ INJECTION = re.compile(
 # Sentences that carry no information about the matter itself.
 BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
 DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
+# What kind of answer a question wants, and what a sentence holding one looks like.
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+ANSWER_TYPES = [
+    (re.compile(r"^\s*who\b|\bwho (?:presented|chaired|led|gave|is|was)\b|\bwhich (?:officer|person|councillor|member)", re.I),
+     re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,")),
+    (re.compile(r"\bhow much\b|\bcost|\bfund|\bbudget|\bspen[dt]|\bmoney\b|\bgrant|\ballocat", re.I),
+     re.compile(r"£\s?\d")),
+    (re.compile(r"\bhow many\b|\bnumber of\b|\bpercentage\b|\bproportion\b|\brate\b", re.I),
+     re.compile(r"\d")),
+    (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
+     re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
+]
 MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 SENTENCE_SPLIT = re.compile(
     r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
@@ -76,8 +88,8 @@ def split_sentences(text: str) -> list[str]:
     out = []
     decision = None
     # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
-    text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
     text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
+    text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
     for piece in SENTENCE_SPLIT.split(text):
         piece = piece.replace("\u2060", " ")
         piece = " ".join(piece.split()).strip(" |-")
@@ -231,11 +243,16 @@ class Answerer:
             vecs = sv[offset: offset + len(sents)]
             offset += len(sents)
             scores = vecs @ qv
-            if terms:
-                # A sentence holding the question's rarer words (names, acronyms, sums)
-                # is evidence even when the embedding misses it.
-                overlap = np.array([sum(t in s.lower() for t in terms) / len(terms) for s in sents])
+            # A sentence holding the question's words (names, acronyms, sums) is evidence
+            # even when the embedding misses it. Words of the item's title do not count:
+            # every sentence of the item is about its title.
+            fresh = [t for t in terms if t not in hit.title.lower()]
+            if fresh:
+                overlap = np.array([sum(t in s.lower() for t in fresh) / len(terms) for s in sents])
                 scores = scores + 0.25 * overlap
+            for wants, looks in ANSWER_TYPES:
+                if wants.search(question):
+                    scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
             if DECISION_QUESTION.search(question):
                 scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
             out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
@@ -327,7 +344,7 @@ class Answerer:
             p = by_n[n]
             h = p.hit
             citations.append(Citation(n=n, doc=h.doc, meeting_date=h.meeting_date, item=h.item,
-                                      minute=h.minute, title=h.title, item_id=h.item_id,
+                                      minute=h.minute, title=h.title, item_id=h.item_id, kind=h.kind,
                                       quote=self.quote_for(p, claim_vecs[cited[n]])))
         return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
 
@@ -396,7 +413,9 @@ class Answerer:
 
     def extractive(self, passages: list[Passage]) -> str:
         """No generation: the best supporting sentences, each cited."""
-        ranked = sorted(((float(p.scores[i]), p.n, p.sentences[i]) for p in passages for i in p.evidence
+        # Sentences of higher-ranked items are preferred a little on near-ties.
+        ranked = sorted(((float(p.scores[i]) - 0.05 * r, p.n, p.sentences[i])
+                         for r, p in enumerate(passages) for i in p.evidence
                          if informative(p.sentences[i], p.hit.title)), reverse=True)[:2]
         if not ranked:
             ranked = [(0.0, passages[0].n, passages[0].best_sentence())]

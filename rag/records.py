@@ -105,9 +105,10 @@ class Citation:
     title: str
     quote: str
     item_id: int = 0
+    kind: str = "minutes"
 
     def label(self) -> str:
-        return Item(doc=self.doc, kind="item", position=0, title=self.title, body="",
+        return Item(doc=self.doc, kind=self.kind, position=0, title=self.title, body="",
                     meeting_date=self.meeting_date, item=self.item, minute=self.minute).citation()
 
 
@@ -127,7 +128,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "citations": [
-                {k: v for k, v in asdict(c).items() if k != "item_id"} for c in self.citations
+                {k: v for k, v in asdict(c).items() if k not in ("item_id", "kind")} for c in self.citations
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }

@@ -87,8 +87,8 @@ def test_rag_search_json(shared_env):
 
 
 def test_rag_default_command_answers(shared_env):
-    result = run(["rag", "--no-llm", "who presented the Hate Crime Strategic Update?"], shared_env)
-    assert result.returncode == 0 and "Anita Chavda" in result.stdout
+    result = run(["rag", "--no-llm", "when was the Glen Parva prison due to be finished?"], shared_env)
+    assert result.returncode == 0 and "24 September 2021, minute 29: Glen Parva Prison" in result.stdout
 
 
 def test_ingest_reports_each_file_and_fails_on_bad_ones(cli_env, tmp_path):
