@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 Q ?= what happened to the DArDR post?
 
-.PHONY: install ask test test-all eval app bench chromium clean
+.PHONY: install ask test test-fast eval app bench chromium clean
 
 install: $(STAMP)
 
@@ -25,12 +25,13 @@ $(STAMP): pyproject.toml Makefile
 ask: install
 	$(BIN)/ask "$(Q)"
 
-# Fast suite: everything except the default-model test (marked slow) and the browser test.
+# The whole suite, the default-model (slow) and browser tests included.
 test: install chromium
-	$(BIN)/python -m pytest -q -m "not slow"
-
-test-all: install chromium
 	$(BIN)/python -m pytest -q
+
+# Quicker while developing: skips the default-model tests.
+test-fast: install chromium
+	$(BIN)/python -m pytest -q -m "not slow"
 
 eval: install
 	$(BIN)/rag eval

@@ -39,6 +39,7 @@ def test_bench_small_sizes_flat_and_ivf(tmp_path, monkeypatch, capsys):
     assert emb["chunks"] > 0 and emb["chunks_per_s"] > 0 and len(emb["seconds"]) == 1
     ret = report["retrieval"]
     assert ret["queries"] == 5 and 0 < ret["p50_ms"] <= ret["p95_ms"]
+    assert ret["dense_p50_ms"] > 0 and ret["keyword_p50_ms"] > 0 and ret["embed_only_p50_ms"] > 0
     assert report["total_s"] > 0 and report["peak_rss_bytes"] > 0
 
     shown = capsys.readouterr().out

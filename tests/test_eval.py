@@ -1,0 +1,63 @@
+"""The fast part of the evaluation suite (retrieval and citations, no generation) as a CI gate.
+
+Thresholds sit a little under the figures measured when they were set (see README); a
+drop below them is a regression to look at, not noise.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.evaluate import facts_present, load_questions, matches_gold, retrieval_metrics, score_answers
+from rag.settings import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def questions():
+    return load_questions()
+
+
+def test_question_set_is_well_formed(questions):
+    assert len(questions) >= 80
+    kinds = {q.kind for q in questions}
+    assert {"fact", "money", "date", "person", "decision", "multi", "time", "unanswerable"} <= kinds
+    assert sum(not q.answerable for q in questions) >= 10
+    docs = {g["doc"] for q in questions for g in q.gold}
+    assert docs == {p.name for p in (PROJECT_ROOT / "data" / "minutes").glob("*.txt")}
+    for q in questions:
+        assert q.answerable == bool(q.gold) == bool(q.facts), q.id
+        assert facts_present(q.reference, q.facts), q.id          # the reference answer passes its own check
+
+
+def test_every_gold_item_exists_in_the_index(questions, corpus):
+    refs = [{"doc": it.doc, "meeting_date": it.meeting_date, "item": it.item, "minute": it.minute, "title": it.title}
+            for _, it in corpus.store.items()]
+    for q in questions:
+        for g in q.gold:
+            assert any(matches_gold(r, g) for r in refs), (q.id, g)
+
+
+def test_retrieval_recall_and_hybrid_is_best(questions, answerer):
+    metrics = retrieval_metrics(answerer.retriever, questions, k=5)
+    print(json.dumps(metrics, indent=1))
+    hybrid, dense, keyword = (metrics[m]["recall@5"] for m in ("hybrid", "dense", "keyword"))
+    assert hybrid >= 0.95
+    assert hybrid >= dense and hybrid >= keyword
+    assert metrics["hybrid"]["mrr"] >= 0.85
+
+
+def test_extractive_citations_and_abstention(questions, answerer):
+    rows = [answerer.ask(q.question, no_llm=True).to_json() for q in questions]
+    scores = score_answers(questions, rows)
+    print(json.dumps(scores, indent=1))
+    assert scores["citation_recall"] >= 0.80
+    assert scores["citation_precision"] >= 0.65
+    # Nothing is cited when the answer declines.
+    assert all(not r["citations"] for r in rows if r["abstained"])
+    # Every citation number in an answer points at a listed citation, and vice versa.
+    for r in rows:
+        listed = {c["n"] for c in r["citations"]}
+        shown = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", r["answer"])}
+        assert shown == listed, r["question"]
