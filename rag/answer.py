@@ -235,8 +235,8 @@ class Answerer:
                      if not INJECTION.search(s) and not BOILERPLATE.search(s)]
             sentence_lists.append(sents or [hit.title])
         flat = [s for sents in sentence_lists for s in sents]
-        vectors = embedder.encode([question] + flat)
-        qv, sv = vectors[0], vectors[1:]
+        qv = embedder.encode([question])[0]
+        sv = self.sentence_vectors(flat)
         terms = [t.strip('"').lower() for t in fts_terms(question)]
         out, offset = [], 0
         for n, (hit, sents) in enumerate(zip(hits, sentence_lists), 1):
@@ -257,6 +257,24 @@ class Answerer:
                 scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
             out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
         return out
+
+    def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        """Sentence embeddings, cached in SQLite by content hash: items recur across questions."""
+        from .embed import EMBEDDING_MODEL_NAME
+        from .store import content_hash
+
+        if not sentences:
+            return np.zeros((0, get_embedder().dimension), np.float32)
+        store = self.corpus.store
+        hashes = [content_hash(s) for s in sentences]
+        with self.corpus.lock:
+            cached = store.cached_vectors(hashes, EMBEDDING_MODEL_NAME, table="sentence_vectors")
+            missing = {h: s for h, s in zip(hashes, sentences) if h not in cached}
+            if missing:
+                fresh = dict(zip(missing, get_embedder().encode(list(missing.values()))))
+                store.save_vectors(fresh, EMBEDDING_MODEL_NAME, table="sentence_vectors")
+                cached.update(fresh)
+        return np.stack([cached[h] for h in hashes])
 
     def select_evidence(self, passages: list[Passage]) -> None:
         """Give each passage its best sentences (in reading order) within the character budget.

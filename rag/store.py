@@ -57,7 +57,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model)
 );
+-- Vectors of single sentences, filled as questions need them (evidence scoring).
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    content_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model)
+);
 """
+VECTOR_TABLES = ("embeddings", "sentence_vectors")
 
 # Words too common in minutes to help a keyword search.
 STOPWORDS = set(
@@ -243,20 +251,22 @@ class Store:
         return [(r[0], -r[1]) for r in rows]
 
     # --- embedding cache -------------------------------------------------------------
-    def cached_vectors(self, hashes: list[str], model: str) -> dict[str, np.ndarray]:
+    def cached_vectors(self, hashes: list[str], model: str, table: str = "embeddings") -> dict[str, np.ndarray]:
+        assert table in VECTOR_TABLES
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
             part = hashes[start:start + 500]
             for h, blob in self.db.execute(
-                "SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN "
+                f"SELECT content_hash, vector FROM {table} WHERE model = ? AND content_hash IN "
                 f"({','.join('?' * len(part))})", [model, *part]):
                 out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
 
-    def save_vectors(self, vectors: dict[str, np.ndarray], model: str) -> None:
+    def save_vectors(self, vectors: dict[str, np.ndarray], model: str, table: str = "embeddings") -> None:
+        assert table in VECTOR_TABLES
         with self.db:
             self.db.executemany(
-                "INSERT OR REPLACE INTO embeddings (content_hash, model, vector) VALUES (?, ?, ?)",
+                f"INSERT OR REPLACE INTO {table} (content_hash, model, vector) VALUES (?, ?, ?)",
                 [(h, model, v.astype(np.float32).tobytes()) for h, v in vectors.items()])
 
     def prune_vectors(self) -> None:
