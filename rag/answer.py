@@ -26,7 +26,7 @@ from .models import resolve_llm_path
 from .records import Answer, Citation, Hit, format_date
 from .retrieve import Retriever, merge_filters, time_scope
 from .settings import Settings
-from .store import Filters, fts_terms
+from .store import STOPWORDS, Filters, fts_terms
 
 MAX_QUESTION_CHARS = 2000
 ABSTAIN_TEXT = "The minutes provided do not say."
@@ -64,6 +64,8 @@ ANSWER_TYPES = [
     (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
      re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
 ]
+# Claims are the answer's sentences; a marker after a full stop stays with its sentence.
+CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])\s+(?!\[)|\n+")
 MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 SENTENCE_SPLIT = re.compile(
     r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
@@ -279,23 +281,25 @@ class Answerer:
     def select_evidence(self, passages: list[Passage]) -> None:
         """Give each passage its best sentences (in reading order) within the character budget.
 
-        The most relevant passage gets a double share; every passage keeps at least its
-        single best sentence, however long, so the key fact is never trimmed away.
+        The budget is shared in proportion to how strongly each passage matches (squared
+        margin over the relevance floor), so a clearly best item is shown in depth and
+        marginal ones by a sentence or two. Every passage keeps its best informative
+        sentence, however long, so its key fact is never trimmed away.
         """
-        budget = self.settings.evidence_chars
-        by_relevance = sorted(passages, key=lambda p: -p.best)
-        unit = budget // (len(passages) + 1)
-        for rank, p in enumerate(by_relevance):
-            limit = max(2, self.settings.evidence_sentences - 2 * rank)
-            share = unit * (2 if rank == 0 else 1)
+        floor = self.settings.relevance_floor
+        weights = np.array([max(p.best - floor, 0.01) ** 2 for p in passages])
+        shares = weights / weights.sum() * self.settings.evidence_chars
+        for p, share in zip(passages, shares):
             chosen, used = [], 0
-            for i in list(np.argsort(-p.scores))[:limit]:
+            for i in np.argsort(-p.scores)[: self.settings.evidence_sentences]:
+                if not informative(p.sentences[i], p.hit.title):
+                    continue
                 length = len(p.sentences[i]) + 1
                 if chosen and used + length > share:
                     continue
                 chosen.append(int(i))
                 used += length
-            p.evidence = sorted(chosen)
+            p.evidence = sorted(chosen) or [int(np.argmax(p.scores))]
 
     def relevant(self, passages: list[Passage]) -> list[Passage]:
         floor = self.settings.relevance_floor
@@ -309,12 +313,55 @@ class Answerer:
         return [{"role": "system", "content": self.prompt("answer")},
                 {"role": "user", "content": user}]
 
-    def quote_for(self, passage: Passage, claim_vectors: np.ndarray) -> str:
+    @staticmethod
+    def sentence_support(claim: str, claim_vector: np.ndarray, passage: Passage) -> np.ndarray:
+        """How well each sentence of a passage backs a claim: meaning plus shared words and numbers."""
+        words = {w for w in re.findall(r"[a-z0-9£][a-z0-9£,'-]*", MARKER.sub("", claim).lower())
+                 if (len(w) > 3 or any(ch.isdigit() for ch in w)) and w not in STOPWORDS}
+        overlap = np.array([sum(w in s.lower() for w in words) / len(words) if words else 0.0
+                            for s in passage.sentences])
+        return passage.vectors @ claim_vector + 0.5 * overlap
+
+    def support(self, claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
+        """Support from the sentences the model was shown of this passage."""
+        scores = self.sentence_support(claim, claim_vector, passage)
+        shown = passage.evidence or list(range(len(passage.sentences)))
+        return float(scores[shown].max())
+
+    def repoint(self, claim: str, vector: np.ndarray, passages: list[Passage]) -> str:
+        """Move a claim's [n] to the passage that supports it when the model named the wrong one."""
+        cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
+        if not cited or len(passages) < 2:
+            return claim
+        by_n = {p.n: p for p in passages}
+        scores = {p.n: self.support(claim, vector, p) for p in passages}
+        best = max(scores, key=scores.get)
+        if best in cited or scores[best] < max(scores[n] for n in cited if n in by_n) + 0.1:
+            return claim
+        worst = min((n for n in cited if n in by_n), key=lambda n: scores[n])
+        return re.sub(rf"\[{worst}\]", f"[{best}]", claim, count=1)
+
+    @staticmethod
+    def rejoin(text: str, claims: list[str]) -> str:
+        """Put re-pointed claims back in place, keeping the original line breaks."""
+        out, pos = [], 0
+        originals = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
+        for original, claim in zip(originals, claims):
+            start = text.find(original, pos)
+            if start < 0:
+                return " ".join(claims)
+            out.append(text[pos:start])
+            out.append(claim)
+            pos = start + len(original)
+        out.append(text[pos:])
+        return "".join(out)
+
+    def quote_for(self, passage: Passage, claims: list[str], claim_vectors: np.ndarray) -> str:
         """The item's sentence that best supports the sentences citing it."""
-        if not len(claim_vectors):
+        if not claims:
             return passage.best_sentence()
-        sims = passage.vectors @ claim_vectors.T
-        return passage.best_sentence(sims.max(axis=1) + 0.3 * passage.scores)
+        support = np.max([self.sentence_support(c, v, passage) for c, v in zip(claims, claim_vectors)], axis=0)
+        return passage.best_sentence(support + 0.2 * passage.scores)
 
     def anchor_terms(self, question: str) -> list[str]:
         """The question's rarest words in the corpus (names, acronyms): what a timeline is about."""
@@ -344,8 +391,10 @@ class Answerer:
             return Answer(question, ABSTAIN_TEXT if not text or is_abstention(text) else text, True,
                           closest=closest, timings_ms=timings, mode=mode)
         embedder = get_embedder()
-        claims = [s for s in re.split(r"(?<=[.!?\]])\s+|\n+", text) if s.strip()]
+        claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
+        claims = [self.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
+        text = self.rejoin(text, claims)
         cited: dict[int, list[int]] = {}
         for ci, claim in enumerate(claims):
             for m in MARKER.finditer(claim):
@@ -363,7 +412,8 @@ class Answerer:
             h = p.hit
             citations.append(Citation(n=n, doc=h.doc, meeting_date=h.meeting_date, item=h.item,
                                       minute=h.minute, title=h.title, item_id=h.item_id, kind=h.kind,
-                                      quote=self.quote_for(p, claim_vecs[cited[n]])))
+                                      quote=self.quote_for(p, [claims[i] for i in cited[n]],
+                                                           claim_vecs[cited[n]])))
         return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
 
     # --- the public call -------------------------------------------------------------
@@ -381,8 +431,12 @@ class Answerer:
         scope = time_scope(question, self.corpus.store.meeting_dates())
         chosen = merge_filters(filters or Filters(), scope.filters)
         hits = self.retriever.search(question, k=k, filters=chosen)
-        if not hits and scope.label and not (filters and filters.active()):
-            hits = []   # a time was asked for and nothing in it matched: say so, do not widen
+        dates = self.corpus.store.meeting_dates()
+        if not hits and scope.year and dates and scope.year > dates[-1][:4] and not (filters and filters.active()):
+            # A year after the last meeting can only be a date the minutes look ahead to
+            # ("the meeting in March 2026"): widen, keeping only items that mention it.
+            wider = self.retriever.search(question, k=k, filters=filters)
+            hits = [h for h in wider if scope.year in h.item_text]
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
         passages = self.passages(question, hits) if hits else []
         relevant = self.relevant(passages)

@@ -105,23 +105,32 @@ def run_ask(args) -> int:
     err = _stderr_console()
     settings = _settings(args)
     answerer = Answerer(settings, progress=not args.json, echo=lambda m: err.print(m))
-    shown: list[str] = []
-
-    def on_token(text: str) -> None:
-        shown.append(text)
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                          no_llm=args.no_llm, on_token=None if args.json else on_token)
     if args.json:
+        answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
+                              no_llm=args.no_llm)
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
-    streamed = "".join(shown).rstrip()
-    if answer.answer.startswith(streamed):
-        # What the pipeline added after streaming, e.g. the citation of an uncited answer.
-        sys.stdout.write(answer.answer[len(streamed):])
-    print()
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
+                              no_llm=args.no_llm)
+        print(answer.answer)
+    else:
+        shown: list[str] = []
+        # Tokens stream into a live area that is replaced by the checked answer at the end:
+        # a citation the pipeline re-pointed or added never shows the model's number.
+        with Live(Text(""), console=out, refresh_per_second=15, vertical_overflow="visible") as live:
+            def on_token(text: str) -> None:
+                shown.append(text)
+                live.update(Text("".join(shown)))
+
+            answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
+                                  no_llm=args.no_llm, on_token=on_token)
+            live.update(Text(answer.answer))
     if answer.abstained:
         if answer.closest:
             print("\nClosest agenda items (they do not answer the question):")

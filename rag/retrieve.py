@@ -29,6 +29,7 @@ EARLIEST = re.compile(r"\b(earliest|first|oldest)\s+(meeting|minutes)\b", re.I)
 class TimeScope:
     filters: Filters
     label: str | None = None
+    year: str | None = None     # a year the question named, for items that mention it
 
 
 def time_scope(question: str, meeting_dates: list[str]) -> TimeScope:
@@ -37,16 +38,17 @@ def time_scope(question: str, meeting_dates: list[str]) -> TimeScope:
     if m:
         month = _MONTH[m.group(1).lower().rstrip(".")]
         ym = f"{m.group(2)}-{month:02d}"
-        return TimeScope(Filters(date_from=f"{ym}-01", date_to=f"{ym}-31"), f"{MONTHS[month - 1]} {m.group(2)}")
+        return TimeScope(Filters(date_from=f"{ym}-01", date_to=f"{ym}-31"), f"{MONTHS[month - 1]} {m.group(2)}",
+                         m.group(2))
     m = SCOPED_YEAR.search(question)
     if m:
         year = m.group(1) or m.group(2)
         word = question[m.start():m.start() + 6].lower()
         if word.startswith(("since", "after", "from")):
-            return TimeScope(Filters(date_from=f"{year}-01-01"), f"since {year}")
+            return TimeScope(Filters(date_from=f"{year}-01-01"), f"since {year}", year)
         if word.startswith("before"):
-            return TimeScope(Filters(date_to=f"{int(year) - 1}-12-31"), f"before {year}")
-        return TimeScope(Filters(date_from=f"{year}-01-01", date_to=f"{year}-12-31"), year)
+            return TimeScope(Filters(date_to=f"{int(year) - 1}-12-31"), f"before {year}", year)
+        return TimeScope(Filters(date_from=f"{year}-01-01", date_to=f"{year}-12-31"), year, year)
     if meeting_dates and LATEST.search(question):
         d = meeting_dates[-1]
         return TimeScope(Filters(date_from=d[:7] + "-01" if len(d) == 7 else d, date_to=d), "the latest meeting")

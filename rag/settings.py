@@ -50,8 +50,8 @@ class Settings:
     max_answer_tokens: int = 120
     # Sentences of evidence sent to the model per question. Prompt processing dominates
     # latency on 2 cores, so the model sees the best sentences, not whole items.
-    evidence_sentences: int = 5
-    evidence_chars: int = 1400
+    evidence_sentences: int = 6
+    evidence_chars: int = 1500
     threads: int = max(1, os.cpu_count() or 1)
     # A passage whose best evidence sentence scores below this similarity is treated as
     # unrelated to the question (all-MiniLM-L6-v2 cosine scale).
