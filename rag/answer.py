@@ -64,6 +64,40 @@ ANSWER_TYPES = [
     (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
      re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
 ]
+# Words that start sentences or name the body itself; not evidence of a fact.
+COMMON_CAPITALS = set(
+    "The A An It Its Yes No This That These Those They Their He She His Her There Here In On At By For "
+    "Of And But As To If When Where What Who Which Why How Also However Board Council Committee Minutes "
+    "Passage Passages Members Member Chairman Chair".split()
+)
+NAME_OR_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)?%?|\b[A-Z][A-Za-z'’&-]*[A-Za-z]\b")
+
+
+def unsupported(claim: str, source: str) -> list[str]:
+    """Names and figures in a claim that the cited text does not contain.
+
+    A small model sometimes pins a figure from one item on a subject named in the
+    question ("the OPCC gave £100,000 to Warning Zone"); every name and number it
+    states must be found in the passage it cites.
+    """
+    text = MARKER.sub("", claim)
+    haystack = " ".join(source.split()).lower().replace("’", "'")
+    initials = {"".join(w[0] for w in seq.split()).lower()
+                for seq in re.findall(r"(?:[A-Z][a-z]+\s+(?:(?:of|and|the|for)\s+)?){2,}", source)}
+    missing = []
+    for token in NAME_OR_NUMBER.findall(text):
+        bare = token.strip("£%").rstrip(",.").replace("’", "'")
+        if not bare or token in COMMON_CAPITALS or len(bare) < 2:
+            continue
+        needle = bare.lower()
+        if needle in haystack or needle.rstrip("s") in haystack:
+            continue
+        if bare.isupper() and needle in {i.replace("of", "").replace("and", "") for i in initials} | initials:
+            continue
+        missing.append(token)
+    return missing
+
+
 # Claims are the answer's sentences; a marker after a full stop stays with its sentence.
 CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])\s+(?!\[)|\n+")
 MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
@@ -302,8 +336,11 @@ class Answerer:
             p.evidence = sorted(chosen) or [int(np.argmax(p.scores))]
 
     def relevant(self, passages: list[Passage]) -> list[Passage]:
+        """Passages above the floor and not far behind the best one: a small model is
+        distracted by marginal passages, and each one costs prompt time."""
         floor = self.settings.relevance_floor
-        return [p for p in passages if p.best >= floor]
+        top = max((p.best for p in passages), default=0.0)
+        return [p for p in passages if p.best >= max(floor, top - self.settings.relevance_margin)]
 
     def build_messages(self, question: str, passages: list[Passage]) -> list[dict]:
         blocks = []
@@ -340,6 +377,14 @@ class Answerer:
             return claim
         worst = min((n for n in cited if n in by_n), key=lambda n: scores[n])
         return re.sub(rf"\[{worst}\]", f"[{best}]", claim, count=1)
+
+    @staticmethod
+    def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
+        """A claim is grounded when its cited passages (or, uncited, any passage) hold its names and figures."""
+        cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
+        sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
+        source = " ".join(f"{p.label()} {p.hit.item_text}" for p in sources)
+        return not unsupported(claim, source)
 
     @staticmethod
     def rejoin(text: str, claims: list[str]) -> str:
@@ -394,7 +439,16 @@ class Answerer:
         claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
         claims = [self.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
-        text = self.rejoin(text, claims)
+        grounded = [self.grounded(c, by_n) for c in claims]
+        if not any(grounded):
+            return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
+        if not all(grounded):
+            # Drop sentences stating names or figures their passage does not contain.
+            claim_vecs = claim_vecs[[i for i, ok in enumerate(grounded) if ok]]
+            claims = [c for c, ok in zip(claims, grounded) if ok]
+            text = " ".join(claims)
+        else:
+            text = self.rejoin(text, claims)
         cited: dict[int, list[int]] = {}
         for ci, claim in enumerate(claims):
             for m in MARKER.finditer(claim):

@@ -200,7 +200,7 @@ def main(args) -> int:
     from .cli import _settings
     from .tutorial import TutorialRAG
 
-    console = Console()
+    console = Console(width=150)
     questions = load_questions(Path(args.questions) if args.questions else None)
     if args.limit:
         questions = questions[: args.limit]

@@ -56,6 +56,8 @@ class Settings:
     # A passage whose best evidence sentence scores below this similarity is treated as
     # unrelated to the question (all-MiniLM-L6-v2 cosine scale).
     relevance_floor: float = 0.30
+    # ...and one scoring this far below the best passage is left out of the prompt.
+    relevance_margin: float = 0.25
     # A meeting joins a "what happened to X" timeline only on clearer evidence than that.
     timeline_floor: float = 0.40
 
