@@ -162,7 +162,7 @@ def where_label(meeting_date: str | None, item: int | None, minute: int | None) 
 
 def highlight(body: str, quote: str) -> str:
     """The item text, escaped, with the quoted sentence marked where it can be found."""
-    from rag.answer import unwrap
+    from rag.evidence import unwrap
 
     body = unwrap(body or "")          # join the hard-wrapped lines of web captures and PDFs
     core = re.sub(r"^(?:RESOLVED|AGREED|NOTED):\s*", "", quote or "").strip()

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from . import cite
+from .cite import CLAIM_SPLIT, MARKER, CitationFilter
 from .embed import get_embedder
+from .evidence import Evidence, Passage, informative
 from .ingest import Corpus, ensure_corpus
 from .llm import get_llm
 from .models import resolve_llm_path
-from .records import Answer, Citation, Hit, format_date
+from .records import Answer, Citation, Hit
 from .retrieve import Retriever, merge_filters, time_scope
 from .settings import Settings
-from .store import STOPWORDS, Filters, fts_terms
+from .store import Filters, fts_terms
 
 MAX_QUESTION_CHARS = 2000
 ABSTAIN_TEXT = "The minutes provided do not say."
@@ -44,102 +46,10 @@ TIMELINE = re.compile(
     r"|\bstory of\b|\bwhat became of\b|\bupdates? on .{3,40} over\b",
     re.I,
 )
-INJECTION = re.compile(
-    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|disregard (?:the |all )?"
-    r"(?:previous|above|prior)|you are now|system prompt|new instructions?:|^\s*(?:assistant|system)\s*:",
-    re.I | re.M,
-)
-# Sentences that carry no information about the matter itself.
-BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
-DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
-# What kind of answer a question wants, and what a sentence holding one looks like.
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-ANSWER_TYPES = [
-    (re.compile(r"^\s*who\b|\bwho (?:presented|chaired|led|gave|is|was)\b|\bwhich (?:officer|person|councillor|member)", re.I),
-     re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,")),
-    (re.compile(r"\bhow much\b|\bcost|\bfund|\bbudget|\bspen[dt]|\bmoney\b|\bgrant|\ballocat", re.I),
-     re.compile(r"£\s?\d")),
-    (re.compile(r"\bhow many\b|\bnumber of\b|\bpercentage\b|\bproportion\b|\brate\b", re.I),
-     re.compile(r"\d")),
-    (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
-     re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
-]
-# Words that start sentences or name the body itself; not evidence of a fact.
-COMMON_CAPITALS = set(
-    "The A An It Its Yes No This That These Those They Their He She His Her There Here In On At By For "
-    "Of And But As To If When Where What Who Which Why How Also However Board Council Committee Minutes "
-    "Passage Passages Members Member Chairman Chair".split()
-)
-NAME_OR_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)?%?|\b[A-Z][A-Za-z'’&-]*[A-Za-z]\b")
-
-
-def unsupported(claim: str, source: str) -> list[str]:
-    """Names and figures in a claim that the cited text does not contain.
-
-    A small model sometimes pins a figure from one item on a subject named in the
-    question ("the OPCC gave £100,000 to Warning Zone"); every name and number it
-    states must be found in the passage it cites.
-    """
-    text = MARKER.sub("", claim)
-    haystack = " ".join(source.split()).lower().replace("’", "'")
-    initials = {"".join(w[0] for w in seq.split()).lower()
-                for seq in re.findall(r"(?:[A-Z][a-z]+\s+(?:(?:of|and|the|for)\s+)?){2,}", source)}
-    missing = []
-    for token in NAME_OR_NUMBER.findall(text):
-        bare = token.strip("£%").rstrip(",.").replace("’", "'")
-        if not bare or token in COMMON_CAPITALS or len(bare) < 2:
-            continue
-        needle = bare.lower()
-        if needle in haystack or needle.rstrip("s") in haystack:
-            continue
-        if bare.isupper() and needle in {i.replace("of", "").replace("and", "") for i in initials} | initials:
-            continue
-        missing.append(token)
-    return missing
-
-
-# Claims are the answer's sentences; a marker after a full stop stays with its sentence.
-CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])\s+(?!\[)|\n+")
-MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
-SENTENCE_SPLIT = re.compile(
-    r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
-)
 
 
 class QuestionError(ValueError):
     """A question that cannot be asked as it stands; the message is shown as is."""
-
-
-def unwrap(text: str) -> str:
-    """Join hard-wrapped lines; keep breaks after sentence ends and before list bullets."""
-    text = re.sub(r"(?<![.:;!?|])[ \t]*\n(?![ \t]*(?:\n|[-*•]|\(?[a-zivx0-9]{1,4}[.)]\s))[ \t]*", " ", text)
-    return text
-
-
-ABBREVIATION = re.compile(r"\b(no|nos|cllr|mr|mrs|ms|dr|supt|insp|ch|st|para|paras|cc|ltd|approx|ref)\.\s", re.I)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and resolution clauses; a clause keeps its 'RESOLVED:' so it reads as a decision."""
-    out = []
-    decision = None
-    # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
-    text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
-    text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
-    for piece in SENTENCE_SPLIT.split(text):
-        piece = piece.replace("\u2060", " ")
-        piece = " ".join(piece.split()).strip(" |-")
-        head = re.match(r"^(RESOLVED|AGREED|NOTED)\b\s*:?\s*", piece)
-        if head:
-            decision = head.group(1)
-            piece = piece[head.end():] and piece
-        elif decision and re.match(r"^(?:\(?[a-h]\)|That\b|The\b)", piece):
-            piece = f"{decision}: {piece}"
-        else:
-            decision = None if len(piece) > 40 and not piece.startswith(("(", "-")) else decision
-        if len(piece) >= 12 and re.search(r"[A-Za-z]{3}", piece):
-            out.append(piece)
-    return out
 
 
 def is_abstention(text: str) -> bool:
@@ -165,83 +75,6 @@ def mostly_non_latin(question: str) -> bool:
     return bool(letters) and latin / len(letters) < 0.6
 
 
-def informative(sentence: str, title: str) -> bool:
-    """Worth quoting: not the bare title, not a lead-in ending in a colon."""
-    plain = sentence.strip(" .").lower()
-    return plain != title.strip(" .").lower() and not sentence.rstrip().endswith(":") and len(plain.split()) >= 5
-
-
-@dataclass
-class Passage:
-    n: int
-    hit: Hit
-    sentences: list[str]
-    vectors: np.ndarray
-    scores: np.ndarray
-    evidence: list[int] = field(default_factory=list)   # indexes into sentences
-
-    @property
-    def best(self) -> float:
-        return float(self.scores.max()) if len(self.scores) else 0.0
-
-    def label(self) -> str:
-        return self.hit.citation()
-
-    def evidence_text(self) -> str:
-        return " ".join(self.sentences[i] for i in self.evidence)
-
-    def best_sentence(self, weights: np.ndarray | None = None) -> str:
-        """The highest-scoring informative sentence (falls back to any sentence)."""
-        scores = self.scores if weights is None else weights
-        for i in np.argsort(-scores):
-            if informative(self.sentences[i], self.hit.title):
-                return self.sentences[i]
-        return self.sentences[int(np.argmax(scores))]
-
-    def mentions(self, terms: list[str]) -> bool:
-        text = (self.hit.item_text + " " + self.hit.title).lower()
-        return any(t in text for t in terms)
-
-
-class CitationFilter:
-    """Streams text while holding back a '[...]' until it is known to point at a passage."""
-
-    def __init__(self, valid: set[int]):
-        self.valid = valid
-        self.buffer = ""
-
-    def feed(self, text: str) -> str:
-        self.buffer += text
-        out = ""
-        while self.buffer:
-            start = self.buffer.find("[")
-            if start == -1:
-                out, self.buffer = out + self.buffer, ""
-                break
-            out += self.buffer[:start]
-            self.buffer = self.buffer[start:]
-            end = self.buffer.find("]")
-            if end == -1:
-                if len(self.buffer) > 12:      # not a marker after all
-                    out, self.buffer = out + self.buffer[0], self.buffer[1:]
-                    continue
-                break
-            out += self._clean(self.buffer[: end + 1])
-            self.buffer = self.buffer[end + 1:]
-        return out
-
-    def flush(self) -> str:
-        rest, self.buffer = self.buffer, ""
-        return rest
-
-    def _clean(self, marker: str) -> str:
-        m = MARKER.fullmatch(marker)
-        if not m:
-            return marker
-        nums = [int(x) for x in re.split(r"[,;]", m.group(1)) if int(x) in self.valid]
-        return "".join(f"[{n}]" for n in dict.fromkeys(nums))
-
-
 class Answerer:
     """Question in, Answer out; the corpus, embedder and LLM are loaded once and reused."""
 
@@ -249,6 +82,7 @@ class Answerer:
         self.settings = settings
         self.corpus = corpus or ensure_corpus(settings, progress=progress, echo=echo)
         self.retriever = Retriever(self.corpus, settings)
+        self.evidence = Evidence(self.corpus, settings)
         self.progress = progress
         self._prompts: dict[str, str] = {}
 
@@ -262,86 +96,6 @@ class Answerer:
         path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
         return get_llm(str(path), self.settings.n_ctx, self.settings.threads)
 
-    def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
-        """Score every sentence of the retrieved items against the question."""
-        embedder = get_embedder()
-        sentence_lists = []
-        for hit in hits:
-            sents = [s for s in split_sentences(hit.item_text or hit.text)
-                     if not INJECTION.search(s) and not BOILERPLATE.search(s)]
-            sentence_lists.append(sents or [hit.title])
-        flat = [s for sents in sentence_lists for s in sents]
-        qv = embedder.encode([question])[0]
-        sv = self.sentence_vectors(flat)
-        terms = [t.strip('"').lower() for t in fts_terms(question)]
-        out, offset = [], 0
-        for n, (hit, sents) in enumerate(zip(hits, sentence_lists), 1):
-            vecs = sv[offset: offset + len(sents)]
-            offset += len(sents)
-            scores = vecs @ qv
-            # A sentence holding the question's words (names, acronyms, sums) is evidence
-            # even when the embedding misses it. Words of the item's title do not count:
-            # every sentence of the item is about its title.
-            fresh = [t for t in terms if t not in hit.title.lower()]
-            if fresh:
-                overlap = np.array([sum(t in s.lower() for t in fresh) / len(terms) for s in sents])
-                scores = scores + 0.25 * overlap
-            for wants, looks in ANSWER_TYPES:
-                if wants.search(question):
-                    scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
-            if DECISION_QUESTION.search(question):
-                scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
-            out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
-        return out
-
-    def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        """Sentence embeddings, cached in SQLite by content hash: items recur across questions."""
-        from .embed import EMBEDDING_MODEL_NAME
-        from .store import content_hash
-
-        if not sentences:
-            return np.zeros((0, get_embedder().dimension), np.float32)
-        store = self.corpus.store
-        hashes = [content_hash(s) for s in sentences]
-        with self.corpus.lock:
-            cached = store.cached_vectors(hashes, EMBEDDING_MODEL_NAME, table="sentence_vectors")
-            missing = {h: s for h, s in zip(hashes, sentences) if h not in cached}
-            if missing:
-                fresh = dict(zip(missing, get_embedder().encode(list(missing.values()))))
-                store.save_vectors(fresh, EMBEDDING_MODEL_NAME, table="sentence_vectors")
-                cached.update(fresh)
-        return np.stack([cached[h] for h in hashes])
-
-    def select_evidence(self, passages: list[Passage]) -> None:
-        """Give each passage its best sentences (in reading order) within the character budget.
-
-        The budget is shared in proportion to how strongly each passage matches (squared
-        margin over the relevance floor), so a clearly best item is shown in depth and
-        marginal ones by a sentence or two. Every passage keeps its best informative
-        sentence, however long, so its key fact is never trimmed away.
-        """
-        floor = self.settings.relevance_floor
-        weights = np.array([max(p.best - floor, 0.01) ** 2 for p in passages])
-        shares = weights / weights.sum() * self.settings.evidence_chars
-        for p, share in zip(passages, shares):
-            chosen, used = [], 0
-            for i in np.argsort(-p.scores)[: self.settings.evidence_sentences]:
-                if not informative(p.sentences[i], p.hit.title):
-                    continue
-                length = len(p.sentences[i]) + 1
-                if chosen and used + length > share:
-                    continue
-                chosen.append(int(i))
-                used += length
-            p.evidence = sorted(chosen) or [int(np.argmax(p.scores))]
-
-    def relevant(self, passages: list[Passage]) -> list[Passage]:
-        """Passages above the floor and not far behind the best one: a small model is
-        distracted by marginal passages, and each one costs prompt time."""
-        floor = self.settings.relevance_floor
-        top = max((p.best for p in passages), default=0.0)
-        return [p for p in passages if p.best >= max(floor, top - self.settings.relevance_margin)]
-
     def build_messages(self, question: str, passages: list[Passage]) -> list[dict]:
         blocks = []
         for p in passages:
@@ -349,64 +103,6 @@ class Answerer:
         user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
         return [{"role": "system", "content": self.prompt("answer")},
                 {"role": "user", "content": user}]
-
-    @staticmethod
-    def sentence_support(claim: str, claim_vector: np.ndarray, passage: Passage) -> np.ndarray:
-        """How well each sentence of a passage backs a claim: meaning plus shared words and numbers."""
-        words = {w for w in re.findall(r"[a-z0-9£][a-z0-9£,'-]*", MARKER.sub("", claim).lower())
-                 if (len(w) > 3 or any(ch.isdigit() for ch in w)) and w not in STOPWORDS}
-        overlap = np.array([sum(w in s.lower() for w in words) / len(words) if words else 0.0
-                            for s in passage.sentences])
-        return passage.vectors @ claim_vector + 0.5 * overlap
-
-    def support(self, claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
-        """Support from the sentences the model was shown of this passage."""
-        scores = self.sentence_support(claim, claim_vector, passage)
-        shown = passage.evidence or list(range(len(passage.sentences)))
-        return float(scores[shown].max())
-
-    def repoint(self, claim: str, vector: np.ndarray, passages: list[Passage]) -> str:
-        """Move a claim's [n] to the passage that supports it when the model named the wrong one."""
-        cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
-        if not cited or len(passages) < 2:
-            return claim
-        by_n = {p.n: p for p in passages}
-        scores = {p.n: self.support(claim, vector, p) for p in passages}
-        best = max(scores, key=scores.get)
-        if best in cited or scores[best] < max(scores[n] for n in cited if n in by_n) + 0.1:
-            return claim
-        worst = min((n for n in cited if n in by_n), key=lambda n: scores[n])
-        return re.sub(rf"\[{worst}\]", f"[{best}]", claim, count=1)
-
-    @staticmethod
-    def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
-        """A claim is grounded when its cited passages (or, uncited, any passage) hold its names and figures."""
-        cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
-        sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
-        source = " ".join(f"{p.label()} {p.hit.item_text}" for p in sources)
-        return not unsupported(claim, source)
-
-    @staticmethod
-    def rejoin(text: str, claims: list[str]) -> str:
-        """Put re-pointed claims back in place, keeping the original line breaks."""
-        out, pos = [], 0
-        originals = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
-        for original, claim in zip(originals, claims):
-            start = text.find(original, pos)
-            if start < 0:
-                return " ".join(claims)
-            out.append(text[pos:start])
-            out.append(claim)
-            pos = start + len(original)
-        out.append(text[pos:])
-        return "".join(out)
-
-    def quote_for(self, passage: Passage, claims: list[str], claim_vectors: np.ndarray) -> str:
-        """The item's sentence that best supports the sentences citing it."""
-        if not claims:
-            return passage.best_sentence()
-        support = np.max([self.sentence_support(c, v, passage) for c, v in zip(claims, claim_vectors)], axis=0)
-        return passage.best_sentence(support + 0.2 * passage.scores)
 
     def anchor_terms(self, question: str) -> list[str]:
         """The question's rarest words in the corpus (names, acronyms): what a timeline is about."""
@@ -438,8 +134,8 @@ class Answerer:
         embedder = get_embedder()
         claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
-        claims = [self.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
-        grounded = [self.grounded(c, by_n) for c in claims]
+        claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
+        grounded = [cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
             return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
         if not all(grounded):
@@ -448,7 +144,7 @@ class Answerer:
             claims = [c for c, ok in zip(claims, grounded) if ok]
             text = " ".join(claims)
         else:
-            text = self.rejoin(text, claims)
+            text = cite.rejoin(text, claims)
         cited: dict[int, list[int]] = {}
         for ci, claim in enumerate(claims):
             for m in MARKER.finditer(claim):
@@ -466,7 +162,7 @@ class Answerer:
             h = p.hit
             citations.append(Citation(n=n, doc=h.doc, meeting_date=h.meeting_date, item=h.item,
                                       minute=h.minute, title=h.title, item_id=h.item_id, kind=h.kind,
-                                      quote=self.quote_for(p, [claims[i] for i in cited[n]],
+                                      quote=cite.quote_for(p, [claims[i] for i in cited[n]],
                                                            claim_vecs[cited[n]])))
         return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
 
@@ -492,8 +188,8 @@ class Answerer:
             wider = self.retriever.search(question, k=k, filters=filters)
             hits = [h for h in wider if scope.year in h.item_text]
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
-        passages = self.passages(question, hits) if hits else []
-        relevant = self.relevant(passages)
+        passages = self.evidence.passages(question, hits) if hits else []
+        relevant = self.evidence.relevant(passages)
         timings["evidence"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"]
         mode = "extractive" if no_llm else "llm"
         if not relevant:
@@ -510,7 +206,7 @@ class Answerer:
             relevant.sort(key=lambda p: (p.hit.meeting_date or "9999", p.hit.item or 0))
         for new_n, p in enumerate(relevant, 1):
             p.n = new_n
-        self.select_evidence(relevant)
+        self.evidence.select_evidence(relevant)
         if no_llm:
             steps = self.timeline_steps(question, relevant) if timeline else []
             text = self.timeline_lines(steps) if len(steps) > 1 else self.extractive(relevant)
@@ -568,6 +264,3 @@ class Answerer:
                 on_token(rest)
         timings["generate"] = (time.perf_counter() - start) * 1000
         return "".join(parts)
-
-    def stream_lines(self, question: str, **kw) -> Iterator[str]:  # pragma: no cover - convenience
-        yield self.ask(question, **kw).answer

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .models import EMBEDDING_MODEL_NAME, embedding_model_path, force_offline  # noqa: F401
+from .models import EMBEDDING_MODEL_NAME, embedding_model_path, force_offline
 
 DIMENSION = 384
 _lock = threading.Lock()

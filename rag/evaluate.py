@@ -13,7 +13,6 @@ Baselines in the same run: extractive answers (no LLM) and a tutorial-style RAG.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import time
 from dataclasses import dataclass

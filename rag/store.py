@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .records import Chunk, Item
+from .records import Item
 
 SCHEMA = """
 PRAGMA foreign_keys = ON;

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import faiss
-import numpy as np
 
 from .answer import is_abstention
 from .embed import get_embedder

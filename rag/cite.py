@@ -1,0 +1,149 @@
+"""Citations: keep every [n] pointing at a passage that was shown and supports the claim.
+
+The model's text is split into claims (sentences). A marker that names no passage is
+dropped while streaming; a claim whose named passage supports it clearly less than
+another is re-pointed; a claim stating names or figures its passage does not contain is
+dropped; each citation's quote is the item sentence that best supports its claims.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .evidence import Passage
+from .store import STOPWORDS
+
+COMMON_CAPITALS = set(
+    "The A An It Its Yes No This That These Those They Their He She His Her There Here In On At By For "
+    "Of And But As To If When Where What Who Which Why How Also However Board Council Committee Minutes "
+    "Passage Passages Members Member Chairman Chair".split()
+)
+NAME_OR_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)?%?|\b[A-Z][A-Za-z'’&-]*[A-Za-z]\b")
+
+
+def unsupported(claim: str, source: str) -> list[str]:
+    """Names and figures in a claim that the cited text does not contain.
+
+    A small model sometimes pins a figure from one item on a subject named in the
+    question ("the OPCC gave £100,000 to Warning Zone"); every name and number it
+    states must be found in the passage it cites.
+    """
+    text = MARKER.sub("", claim)
+    haystack = " ".join(source.split()).lower().replace("’", "'")
+    # "Office of the Police and Crime Commissioner" stands behind "OPCC".
+    initials = {"".join(w[0] for w in seq.split() if w[0].isupper()).lower()
+                for seq in re.findall(r"[A-Z][a-z]+(?:\s+(?:(?:of|and|the|for)\s+)*[A-Z][a-z]+)+", source)}
+    missing = []
+    for token in NAME_OR_NUMBER.findall(text):
+        bare = token.strip("£%").rstrip(",.").replace("’", "'")
+        if not bare or token in COMMON_CAPITALS or len(bare) < 2:
+            continue
+        needle = bare.lower()
+        if needle in haystack or needle.rstrip("s") in haystack:
+            continue
+        if bare.isupper() and needle in initials:
+            continue
+        missing.append(token)
+    return missing
+
+
+# Claims are the answer's sentences; a marker after a full stop stays with its sentence.
+CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])\s+(?!\[)|\n+")
+MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
+
+
+class CitationFilter:
+    """Streams text while holding back a '[...]' until it is known to point at a passage."""
+
+    def __init__(self, valid: set[int]):
+        self.valid = valid
+        self.buffer = ""
+
+    def feed(self, text: str) -> str:
+        self.buffer += text
+        out = ""
+        while self.buffer:
+            start = self.buffer.find("[")
+            if start == -1:
+                out, self.buffer = out + self.buffer, ""
+                break
+            out += self.buffer[:start]
+            self.buffer = self.buffer[start:]
+            end = self.buffer.find("]")
+            if end == -1:
+                if len(self.buffer) > 12:      # not a marker after all
+                    out, self.buffer = out + self.buffer[0], self.buffer[1:]
+                    continue
+                break
+            out += self._clean(self.buffer[: end + 1])
+            self.buffer = self.buffer[end + 1:]
+        return out
+
+    def flush(self) -> str:
+        rest, self.buffer = self.buffer, ""
+        return rest
+
+    def _clean(self, marker: str) -> str:
+        m = MARKER.fullmatch(marker)
+        if not m:
+            return marker
+        nums = [int(x) for x in re.split(r"[,;]", m.group(1)) if int(x) in self.valid]
+        return "".join(f"[{n}]" for n in dict.fromkeys(nums))
+
+
+def sentence_support(claim: str, claim_vector: np.ndarray, passage: Passage) -> np.ndarray:
+    """How well each sentence of a passage backs a claim: meaning plus shared words and numbers."""
+    words = {w for w in re.findall(r"[a-z0-9£][a-z0-9£,'-]*", MARKER.sub("", claim).lower())
+             if (len(w) > 3 or any(ch.isdigit() for ch in w)) and w not in STOPWORDS}
+    overlap = np.array([sum(w in s.lower() for w in words) / len(words) if words else 0.0
+                        for s in passage.sentences])
+    return passage.vectors @ claim_vector + 0.5 * overlap
+
+def support(claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
+    """Support from the sentences the model was shown of this passage."""
+    scores = sentence_support(claim, claim_vector, passage)
+    shown = passage.evidence or list(range(len(passage.sentences)))
+    return float(scores[shown].max())
+
+def repoint(claim: str, vector: np.ndarray, passages: list[Passage]) -> str:
+    """Move a claim's [n] to the passage that supports it when the model named the wrong one."""
+    cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
+    if not cited or len(passages) < 2:
+        return claim
+    by_n = {p.n: p for p in passages}
+    scores = {p.n: support(claim, vector, p) for p in passages}
+    best = max(scores, key=scores.get)
+    if best in cited or scores[best] < max(scores[n] for n in cited if n in by_n) + 0.1:
+        return claim
+    worst = min((n for n in cited if n in by_n), key=lambda n: scores[n])
+    return re.sub(rf"\[{worst}\]", f"[{best}]", claim, count=1)
+
+def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
+    """A claim is grounded when its cited passages (or, uncited, any passage) hold its names and figures."""
+    cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
+    sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
+    source = " ".join(f"{p.label()} {p.hit.item_text}" for p in sources)
+    return not unsupported(claim, source)
+
+def rejoin(text: str, claims: list[str]) -> str:
+    """Put re-pointed claims back in place, keeping the original line breaks."""
+    out, pos = [], 0
+    originals = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
+    for original, claim in zip(originals, claims):
+        start = text.find(original, pos)
+        if start < 0:
+            return " ".join(claims)
+        out.append(text[pos:start])
+        out.append(claim)
+        pos = start + len(original)
+    out.append(text[pos:])
+    return "".join(out)
+
+def quote_for(passage: Passage, claims: list[str], claim_vectors: np.ndarray) -> str:
+    """The item's sentence that best supports the sentences citing it."""
+    if not claims:
+        return passage.best_sentence()
+    support = np.max([sentence_support(c, v, passage) for c, v in zip(claims, claim_vectors)], axis=0)
+    return passage.best_sentence(support + 0.2 * passage.scores)

@@ -1,0 +1,205 @@
+"""Evidence: the sentences of the retrieved items that bear on a question.
+
+Every sentence of each retrieved item is scored against the question (embedding
+similarity, words of the question not already in the item's title, the kind of answer
+the question wants, decisions for "what was decided" questions); the best ones, within
+a character budget shared by relevance, are what the model is shown.
+
+>>> finder = Evidence(corpus, settings)                                   # doctest: +SKIP
+>>> passages = finder.relevant(finder.passages(question, retriever.search(question)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .embed import get_embedder
+from .ingest import Corpus
+from .models import EMBEDDING_MODEL_NAME
+from .records import Hit
+from .settings import Settings
+from .store import content_hash, fts_terms
+
+INJECTION = re.compile(
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|disregard (?:the |all )?"
+    r"(?:previous|above|prior)|you are now|system prompt|new instructions?:|^\s*(?:assistant|system)\s*:",
+    re.I | re.M,
+)
+# Sentences that carry no information about the matter itself.
+BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
+DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
+# What kind of answer a question wants, and what a sentence holding one looks like.
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+ANSWER_TYPES = [
+    (re.compile(r"^\s*who\b|\bwho (?:presented|chaired|led|gave|is|was)\b|\bwhich (?:officer|person|councillor|member)", re.I),
+     re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,")),
+    (re.compile(r"\bhow much\b|\bcost|\bfund|\bbudget|\bspen[dt]|\bmoney\b|\bgrant|\ballocat", re.I),
+     re.compile(r"£\s?\d")),
+    (re.compile(r"\bhow many\b|\bnumber of\b|\bpercentage\b|\bproportion\b|\brate\b", re.I),
+     re.compile(r"\d")),
+    (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
+     re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
+]
+# Words that start sentences or name the body itself; not evidence of a fact.
+SENTENCE_SPLIT = re.compile(
+    r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
+)
+
+
+
+def unwrap(text: str) -> str:
+    """Join hard-wrapped lines; keep breaks after sentence ends and before list bullets."""
+    text = re.sub(r"(?<![.:;!?|])[ \t]*\n(?![ \t]*(?:\n|[-*•]|\(?[a-zivx0-9]{1,4}[.)]\s))[ \t]*", " ", text)
+    return text
+
+
+ABBREVIATION = re.compile(r"\b(no|nos|cllr|mr|mrs|ms|dr|supt|insp|ch|st|para|paras|cc|ltd|approx|ref)\.\s", re.I)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and resolution clauses; a clause keeps its 'RESOLVED:' so it reads as a decision."""
+    out = []
+    decision = None
+    # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
+    text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
+    text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
+    for piece in SENTENCE_SPLIT.split(text):
+        piece = piece.replace("\u2060", " ")
+        piece = " ".join(piece.split()).strip(" |-")
+        head = re.match(r"^(RESOLVED|AGREED|NOTED)\b\s*:?\s*", piece)
+        if head:
+            decision = head.group(1)
+            piece = piece[head.end():] and piece
+        elif decision and re.match(r"^(?:\(?[a-h]\)|That\b|The\b)", piece):
+            piece = f"{decision}: {piece}"
+        else:
+            decision = None if len(piece) > 40 and not piece.startswith(("(", "-")) else decision
+        if len(piece) >= 12 and re.search(r"[A-Za-z]{3}", piece):
+            out.append(piece)
+    return out
+
+
+def informative(sentence: str, title: str) -> bool:
+    """Worth quoting: not the bare title, not a lead-in ending in a colon."""
+    plain = sentence.strip(" .").lower()
+    return plain != title.strip(" .").lower() and not sentence.rstrip().endswith(":") and len(plain.split()) >= 5
+
+
+@dataclass
+class Passage:
+    n: int
+    hit: Hit
+    sentences: list[str]
+    vectors: np.ndarray
+    scores: np.ndarray
+    evidence: list[int] = field(default_factory=list)   # indexes into sentences
+
+    @property
+    def best(self) -> float:
+        return float(self.scores.max()) if len(self.scores) else 0.0
+
+    def label(self) -> str:
+        return self.hit.citation()
+
+    def evidence_text(self) -> str:
+        return " ".join(self.sentences[i] for i in self.evidence)
+
+    def best_sentence(self, weights: np.ndarray | None = None) -> str:
+        """The highest-scoring informative sentence (falls back to any sentence)."""
+        scores = self.scores if weights is None else weights
+        for i in np.argsort(-scores):
+            if informative(self.sentences[i], self.hit.title):
+                return self.sentences[i]
+        return self.sentences[int(np.argmax(scores))]
+
+    def mentions(self, terms: list[str]) -> bool:
+        text = (self.hit.item_text + " " + self.hit.title).lower()
+        return any(t in text for t in terms)
+
+
+class Evidence:
+    """Scores, caches and selects evidence sentences for one corpus."""
+
+    def __init__(self, corpus: Corpus, settings: Settings):
+        self.corpus = corpus
+        self.settings = settings
+
+    def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
+        """Score every sentence of the retrieved items against the question."""
+        embedder = get_embedder()
+        sentence_lists = []
+        for hit in hits:
+            sents = [s for s in split_sentences(hit.item_text or hit.text)
+                     if not INJECTION.search(s) and not BOILERPLATE.search(s)]
+            sentence_lists.append(sents or [hit.title])
+        flat = [s for sents in sentence_lists for s in sents]
+        qv = embedder.encode([question])[0]
+        sv = self.sentence_vectors(flat)
+        terms = [t.strip('"').lower() for t in fts_terms(question)]
+        out, offset = [], 0
+        for n, (hit, sents) in enumerate(zip(hits, sentence_lists), 1):
+            vecs = sv[offset: offset + len(sents)]
+            offset += len(sents)
+            scores = vecs @ qv
+            # A sentence holding the question's words (names, acronyms, sums) is evidence
+            # even when the embedding misses it. Words of the item's title do not count:
+            # every sentence of the item is about its title.
+            fresh = [t for t in terms if t not in hit.title.lower()]
+            if fresh:
+                overlap = np.array([sum(t in s.lower() for t in fresh) / len(terms) for s in sents])
+                scores = scores + 0.25 * overlap
+            for wants, looks in ANSWER_TYPES:
+                if wants.search(question):
+                    scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
+            if DECISION_QUESTION.search(question):
+                scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
+            out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
+        return out
+
+    def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        """Sentence embeddings, cached in SQLite by content hash: items recur across questions."""
+        if not sentences:
+            return np.zeros((0, get_embedder().dimension), np.float32)
+        store = self.corpus.store
+        hashes = [content_hash(s) for s in sentences]
+        with self.corpus.lock:
+            cached = store.cached_vectors(hashes, EMBEDDING_MODEL_NAME, table="sentence_vectors")
+            missing = {h: s for h, s in zip(hashes, sentences) if h not in cached}
+            if missing:
+                fresh = dict(zip(missing, get_embedder().encode(list(missing.values()))))
+                store.save_vectors(fresh, EMBEDDING_MODEL_NAME, table="sentence_vectors")
+                cached.update(fresh)
+        return np.stack([cached[h] for h in hashes])
+
+    def select_evidence(self, passages: list[Passage]) -> None:
+        """Give each passage its best sentences (in reading order) within the character budget.
+
+        The budget is shared in proportion to how strongly each passage matches (squared
+        margin over the relevance floor), so a clearly best item is shown in depth and
+        marginal ones by a sentence or two. Every passage keeps its best informative
+        sentence, however long, so its key fact is never trimmed away.
+        """
+        floor = self.settings.relevance_floor
+        weights = np.array([max(p.best - floor, 0.01) ** 2 for p in passages])
+        shares = weights / weights.sum() * self.settings.evidence_chars
+        for p, share in zip(passages, shares):
+            chosen, used = [], 0
+            for i in np.argsort(-p.scores)[: self.settings.evidence_sentences]:
+                if not informative(p.sentences[i], p.hit.title):
+                    continue
+                length = len(p.sentences[i]) + 1
+                if chosen and used + length > share:
+                    continue
+                chosen.append(int(i))
+                used += length
+            p.evidence = sorted(chosen) or [int(np.argmax(p.scores))]
+
+    def relevant(self, passages: list[Passage]) -> list[Passage]:
+        """Passages above the floor and not far behind the best one: a small model is
+        distracted by marginal passages, and each one costs prompt time."""
+        floor = self.settings.relevance_floor
+        top = max((p.best for p in passages), default=0.0)
+        return [p for p in passages if p.best >= max(floor, top - self.settings.relevance_margin)]
