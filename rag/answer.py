@@ -178,10 +178,10 @@ class Answerer:
                           True, timings_ms={"total": 0.0}, mode="none")
         timeline = bool(TIMELINE.search(question))
         k = k or (self.settings.top_k + 2 if timeline else self.settings.top_k)
-        scope = time_scope(question, self.corpus.store.meeting_dates())
+        dates = self.corpus.store.meeting_dates()
+        scope = time_scope(question, dates)
         chosen = merge_filters(filters or Filters(), scope.filters)
         hits = self.retriever.search(question, k=k, filters=chosen)
-        dates = self.corpus.store.meeting_dates()
         if not hits and scope.year and dates and scope.year > dates[-1][:4] and not (filters and filters.active()):
             # A year after the last meeting can only be a date the minutes look ahead to
             # ("the meeting in March 2026"): widen, keeping only items that mention it.
@@ -207,20 +207,20 @@ class Answerer:
         for new_n, p in enumerate(relevant, 1):
             p.n = new_n
         self.evidence.select_evidence(relevant)
+        steps = self.timeline_steps(question, relevant) if timeline else []
         if no_llm:
-            steps = self.timeline_steps(question, relevant) if timeline else []
             text = self.timeline_lines(steps) if len(steps) > 1 else self.extractive(relevant)
             if on_token:
                 on_token(text)
         else:
             text = self.generate(question, relevant, fast, model, on_token, timings, t0)
-            if timeline and not is_abstention(text) and len(self.timeline_steps(question, relevant)) > 1:
+            if len(steps) > 1 and not is_abstention(text):
                 # The dated steps come from the minutes themselves, oldest first, each cited;
                 # a small model asked to write a timeline skips and merges meetings.
-                steps = "\n\nTimeline:\n" + self.timeline_lines(self.timeline_steps(question, relevant))
-                text = text.rstrip() + steps
+                tail = "\n\nTimeline:\n" + self.timeline_lines(steps)
+                text = text.rstrip() + tail
                 if on_token:
-                    on_token(steps)
+                    on_token(tail)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return self.finish(question, text, relevant, hits[:3], timings, mode)
 
