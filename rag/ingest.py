@@ -74,6 +74,7 @@ class Corpus:
         self.store = Store(self.dir / DB_FILE)
         self._index: VectorIndex | None = None
         self.lock = threading.RLock()
+        self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
 
     @classmethod
     def open(cls, settings: Settings) -> "Corpus":
@@ -119,8 +120,6 @@ class Corpus:
             cached.update(fresh)
             self.embedded += len(fresh)
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
-
-    embedded = 0
 
     def ingest(self, paths: list[Path], committee: str | None = None, progress: bool = True,
                prune_missing: bool = True) -> IngestReport:

@@ -267,7 +267,7 @@ def parse_numbered(lines: list[str]) -> tuple[list[dict], str]:
     return items, _join(lines[: heads[0][0]])
 
 
-def _title_case_split(title: str) -> str:
+def _clean_agenda_text(title: str) -> str:
     title = re.sub(r"\(Pages? [^)]*\)", "", title)
     return " ".join(title.replace("\t", " ").split()).strip(" .")
 
@@ -313,8 +313,8 @@ def parse_document(doc: str, text: str, committee: str | None = None) -> list[It
             if len(header) > 30:
                 add("header", "Agenda details", header, date, part.committee)
             for r in raw:
-                title = tidy_title(_title_case_split(r["title"]))
-                add("agenda", title, _title_case_split(r["body"]), date, part.committee, item=r["number"])
+                title = tidy_title(_clean_agenda_text(r["title"]))
+                add("agenda", title, _clean_agenda_text(r["body"]), date, part.committee, item=r["number"])
             continue
         if part.kind == "preamble" and not raw:
             continue
@@ -327,6 +327,6 @@ def parse_document(doc: str, text: str, committee: str | None = None) -> list[It
         for r in raw:
             marked = MARKED_ITEM.search(r["body"])
             number = int(marked.group(1)) if marked else r["number"] - first + 1
-            add("minutes", _title_case_split(r["title"]), r["body"], date, part.committee,
+            add("minutes", _clean_agenda_text(r["title"]), r["body"], date, part.committee,
                 item=number, minute=r["number"])
     return items
