@@ -26,7 +26,7 @@ from .ingest import Corpus, ensure_corpus
 from .llm import get_llm
 from .models import resolve_llm_path
 from .records import Answer, Citation, Hit
-from .retrieve import Retriever, merge_filters, time_scope
+from .retrieve import MONTHS, Retriever, TimeScope, merge_filters, time_scope
 from .settings import Settings
 from .store import Filters, fts_terms
 
@@ -46,6 +46,24 @@ TIMELINE = re.compile(
     r"|\bstory of\b|\bwhat became of\b|\bupdates? on .{3,40} over\b",
     re.I,
 )
+
+
+# Where one question asks two things: ", and what ...", "? When ...", ". Who ...".
+_WH = r"(?:what|who|whom|whose|when|where|which|why|how)"
+_AUX = r"(?:is|was|were|are|did|does|do|has|have|had|can|could|would|will)"
+PART_BREAK = re.compile(rf"(?:,\s*|\s+)and\s+(?={_WH}\b)|[?.;]\s+(?=[A-Z])(?=(?i:{_WH}|{_AUX})\b)")
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate things a question asks, in order ("Who chaired X in 2015, and who chairs it
+    now?" -> two parts); a lead-in statement ("Back in 2015 ... . What ...?") is context, not
+    a part. One part for ordinary questions."""
+    pieces = [p.strip(" ,;") for p in PART_BREAK.split(question) if p.strip(" ,;?.")]
+    if pieces and not re.match(rf"(?i:{_WH}|{_AUX})\b", pieces[0]) and re.search(r"\.\s", question):
+        pieces = pieces[1:]   # "Back in 2015 officers wanted a review." is not a question
+    if len(pieces) < 2:
+        return [question]
+    return [p if p.endswith("?") else p + "?" for p in pieces]
 
 
 class QuestionError(ValueError):
@@ -100,6 +118,11 @@ class Answerer:
         blocks = []
         for p in passages:
             blocks.append(f"[{p.n}] {p.label()}\n{p.evidence_text()}")
+        parts = question_parts(question)
+        if len(parts) > 1:
+            # A small model answers the first of two questions and stops; listing them helps.
+            question += "\n" + self.prompt("parts").format(
+                count=len(parts), parts="\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1)))
         user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
         return [{"role": "system", "content": self.prompt("answer")},
                 {"role": "user", "content": user}]
@@ -123,12 +146,13 @@ class Answerer:
                 if p.best >= self.settings.timeline_floor and (not anchors or p.mentions(anchors))]
 
     def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
-               timings: dict, mode: str) -> Answer:
-        """Turn raw model text into an Answer whose every citation is real and quoted."""
+               timings: dict, mode: str, partial: bool = False) -> Answer:
+        """Turn raw model text into an Answer whose every citation is real and quoted.
+        partial: a two-part answer that says which part the minutes do not answer."""
         by_n = {p.n: p for p in passages}
         text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
         text = re.sub(r"[ \t]+\n", "\n", text).strip()
-        if is_abstention(text) or not passages:
+        if not passages or (is_abstention(text) and not partial):
             return Answer(question, ABSTAIN_TEXT if not text or is_abstention(text) else text, True,
                           closest=closest, timings_ms=timings, mode=mode)
         embedder = get_embedder()
@@ -137,6 +161,11 @@ class Answerer:
         claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
         grounded = [cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
+            if max(p.best for p in passages) >= self.settings.confident_floor:
+                # The model tried to answer but named people or figures its passages lack.
+                # On a clear match the minutes' own best sentences answer better than a
+                # refusal; they are quoted, so they pass this check.
+                return self.finish(question, self.extractive(passages), passages, closest, timings, mode)
             return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
         if not all(grounded):
             # Drop sentences stating names or figures their passage does not contain.
@@ -177,16 +206,25 @@ class Answerer:
             return Answer(question, "I can only answer questions written in English about these minutes.",
                           True, timings_ms={"total": 0.0}, mode="none")
         timeline = bool(TIMELINE.search(question))
-        k = k or (self.settings.top_k + 2 if timeline else self.settings.top_k)
+        parts = question_parts(question)
+        k = k or (self.settings.top_k + 2 if timeline or len(parts) > 1 else self.settings.top_k)
         dates = self.corpus.store.meeting_dates()
-        scope = time_scope(question, dates)
+        # A time in one part of a two-part question ("in 2015 ..., and what now?") is not a
+        # limit on the whole question.
+        scope = time_scope(question, dates) if len(parts) == 1 else TimeScope(Filters())
         chosen = merge_filters(filters or Filters(), scope.filters)
         hits = self.retriever.search(question, k=k, filters=chosen)
-        if not hits and scope.year and dates and scope.year > dates[-1][:4] and not (filters and filters.active()):
-            # A year after the last meeting can only be a date the minutes look ahead to
-            # ("the meeting in March 2026"): widen, keeping only items that mention it.
-            wider = self.retriever.search(question, k=k, filters=filters)
-            hits = [h for h in wider if scope.year in h.item_text]
+        if len(parts) > 1 and hits:
+            hits = self.cover_parts(question, parts, hits, k, chosen)
+        if not hits and scope.year and not (filters and filters.active()):
+            # No meeting at that time. A month ("the 12 months to December 2014") or a year
+            # after the last meeting ("the meeting in March 2026") can still be what the
+            # minutes talk about: widen, keeping only items that name it. A bare past year
+            # with no meeting ("decided in 2023") stays unanswered.
+            named = scope.label if scope.label and scope.label.split()[0] in MONTHS else None
+            if named or (dates and scope.year > dates[-1][:4]):
+                wider = self.retriever.search(question, k=k, filters=filters)
+                hits = [h for h in wider if (named or scope.year).lower() in h.item_text.lower()]
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
         passages = self.evidence.passages(question, hits) if hits else []
         relevant = self.evidence.relevant(passages)
@@ -212,6 +250,8 @@ class Answerer:
             text = self.timeline_lines(steps) if len(steps) > 1 else self.extractive(relevant)
             if on_token:
                 on_token(text)
+        elif len(parts) > 1 and not timeline:
+            text, relevant = self.answer_parts(question, parts, hits, fast, model, on_token, timings, t0)
         else:
             text = self.generate(question, relevant, fast, model, on_token, timings, t0)
             if len(steps) > 1 and not is_abstention(text):
@@ -222,7 +262,58 @@ class Answerer:
                 if on_token:
                     on_token(tail)
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return self.finish(question, text, relevant, hits[:3], timings, mode)
+        partial = len(parts) > 1 and not timeline and not no_llm and text != ABSTAIN_TEXT
+        return self.finish(question, text, relevant, hits[:3], timings, mode, partial)
+
+    def answer_parts(self, question, parts, hits, fast, model, on_token, timings, t0):
+        """One short generation per part, each from the evidence for that part, numbered
+        across the whole answer: a small model given two questions answers one."""
+        per_part = []
+        for part in parts:
+            # The part's own words lead; the whole question resolves "it" and "the post".
+            found = self.evidence.relevant(self.evidence.passages(f"{part} {question}", hits))
+            per_part.append(found)
+        order = [h.item_id for h in hits]
+        used = sorted({p.hit.item_id for found in per_part for p in found}, key=order.index)
+        number = {item_id: n for n, item_id in enumerate(used, 1)}
+        merged: dict[int, Passage] = {}
+        for found in per_part:
+            for p in found:
+                p.n = number[p.hit.item_id]
+            self.evidence.select_evidence(found)
+            for p in found:
+                if p.hit.item_id in merged:
+                    keep = merged[p.hit.item_id]
+                    keep.evidence = sorted(set(keep.evidence) | set(p.evidence))
+                else:
+                    merged[p.hit.item_id] = p
+        texts = []
+        for part, found in zip(parts, per_part):
+            if not found:
+                continue
+            if texts and on_token:
+                on_token(" ")
+            part_text = self.generate(part, found, fast, model, on_token, timings, t0).strip()
+            texts.append(part_text if not is_abstention(part_text)
+                         else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
+        if all(is_abstention(t) for t in texts):
+            return ABSTAIN_TEXT, sorted(merged.values(), key=lambda p: p.n)
+        return " ".join(texts) or ABSTAIN_TEXT, sorted(merged.values(), key=lambda p: p.n)
+
+    def cover_parts(self, question: str, parts: list[str], hits: list[Hit], k: int,
+                    filters: Filters) -> list[Hit]:
+        """Make sure each part of a question has its own best item among the hits; each part
+        is searched with the whole question as context, under its own time if it names one."""
+        dates = self.corpus.store.meeting_dates()
+        must: list[Hit] = []
+        for part in parts:
+            scope = time_scope(part, dates)
+            found = self.retriever.search(f"{part} {question}", k=1,
+                                          filters=merge_filters(filters, scope.filters))
+            if found and all(h.item_id != found[0].item_id for h in must):
+                must.append(found[0])
+        rest = [h for h in hits if all(h.item_id != m.item_id for m in must)]
+        return (must + rest)[:max(k, len(must))]
 
     @staticmethod
     def timeline_lines(passages: list[Passage]) -> str:
@@ -245,7 +336,8 @@ class Answerer:
 
     def generate(self, question, passages, fast, model, on_token, timings, t0) -> str:
         llm = self.llm(fast=fast, model=model)
-        timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"] - timings["evidence"]
+        if "load_model" not in timings:
+            timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings["retrieve"] - timings["evidence"]
         messages = self.build_messages(question, passages)
         filt = CitationFilter({p.n for p in passages})
         parts: list[str] = []
@@ -262,5 +354,6 @@ class Answerer:
             rest = filt.flush()
             if rest:
                 on_token(rest)
-        timings["generate"] = (time.perf_counter() - start) * 1000
+        # Two-part questions generate twice; their times add up.
+        timings["generate"] = timings.get("generate", 0.0) + (time.perf_counter() - start) * 1000
         return "".join(parts)

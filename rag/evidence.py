@@ -28,6 +28,11 @@ INJECTION = re.compile(
     r"(?:previous|above|prior)|you are now|system prompt|new instructions?:|^\s*(?:assistant|system)\s*:",
     re.I | re.M,
 )
+# How much a sentence holding all of the question's (rarity-weighted) words gains over
+# embedding similarity alone; similarities of relevant sentences run about 0.3-0.7.
+TERM_WEIGHT = 0.3
+# Question words longer than this are matched by their first STEM_CHARS letters.
+STEM_CHARS = 6
 # Sentences that carry no information about the matter itself.
 BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
 DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
@@ -57,6 +62,8 @@ def unwrap(text: str) -> str:
 
 
 ABBREVIATION = re.compile(r"\b(no|nos|cllr|mr|mrs|ms|dr|supt|insp|ch|st|para|paras|cc|ltd|approx|ref)\.\s", re.I)
+# A capital initial before a capitalised name ("Cllr. C. Wise", "Mrs. D. Taylor") is not a sentence end.
+INITIAL = re.compile(r"(?<![A-Za-z])[A-Z]\.\s(?!(?:The|This|That|These|It|In|A|An|At|On|There)\b)(?=[A-Z][a-z])")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -66,6 +73,7 @@ def split_sentences(text: str) -> list[str]:
     # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
     text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
     text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
+    text = INITIAL.sub(lambda m: m.group(0)[:-1] + "\u2060", text)
     for piece in SENTENCE_SPLIT.split(text):
         piece = piece.replace("\u2060", " ")
         piece = " ".join(piece.split()).strip(" |-")
@@ -138,7 +146,7 @@ class Evidence:
         flat = [s for sents in sentence_lists for s in sents]
         qv = embedder.encode([question])[0]
         sv = self.sentence_vectors(flat)
-        terms = [t.strip('"').lower() for t in fts_terms(question)]
+        weights = self.term_weights(question)
         out, offset = [], 0
         for n, (hit, sents) in enumerate(zip(hits, sentence_lists), 1):
             vecs = sv[offset: offset + len(sents)]
@@ -147,10 +155,10 @@ class Evidence:
             # A sentence holding the question's words (names, acronyms, sums) is evidence
             # even when the embedding misses it. Words of the item's title do not count:
             # every sentence of the item is about its title.
-            fresh = [t for t in terms if t not in hit.title.lower()]
+            fresh = {t: w for t, w in weights.items() if t not in hit.title.lower()}
             if fresh:
-                overlap = np.array([sum(t in s.lower() for t in fresh) / len(terms) for s in sents])
-                scores = scores + 0.25 * overlap
+                overlap = np.array([sum(w for t, w in fresh.items() if t in s.lower()) for s in sents])
+                scores = scores + TERM_WEIGHT * overlap
             for wants, looks in ANSWER_TYPES:
                 if wants.search(question):
                     scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
@@ -158,6 +166,30 @@ class Evidence:
                 scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
             out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
         return out
+
+    def term_weights(self, question: str) -> dict[str, float]:
+        """The question's words as stems, weighted by rarity in the corpus (shares summing to 1).
+
+        "co-ordinator" or "Ofsted" matching a sentence says far more than "board" does; a
+        six-letter stem lets "inspectorate" find "inspections" and "disabled" "disability".
+        A word the corpus never uses keeps the top weight, so it still dilutes the others.
+        """
+        db = self.corpus.store.db
+        total = db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] or 1
+        weights: dict[str, float] = {}
+        for term in fts_terms(question):
+            word = term.strip('"').lower()
+            stem = word[:STEM_CHARS] if len(word) > STEM_CHARS else word
+            if stem in weights:
+                continue
+            query = f'"{stem}"*' if stem != word else f'"{word}"'
+            try:
+                df = db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (query,)).fetchone()[0]
+            except Exception:  # an FTS syntax corner case: treat the word as common
+                df = total
+            weights[stem] = float(np.log((total + 1) / (df + 0.5)))
+        norm = sum(weights.values())
+        return {t: w / norm for t, w in weights.items()} if norm > 0 else {}
 
     def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
         """Sentence embeddings, cached in SQLite by content hash: items recur across questions."""

@@ -58,6 +58,10 @@ class Settings:
     relevance_floor: float = 0.30
     # ...and one scoring this far below the best passage is left out of the prompt.
     relevance_margin: float = 0.25
+    # When the model's answer fails the grounding check, a best passage scoring at least
+    # this is answered from its own sentences instead of declined (a clear match; the
+    # near misses of unanswerable questions score lower).
+    confident_floor: float = 0.75
     # A meeting joins a "what happened to X" timeline only on clearer evidence than that.
     timeline_floor: float = 0.40
 

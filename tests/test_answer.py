@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention
+from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention, question_parts
 from rag.cite import CitationFilter, unsupported
 from rag.evidence import split_sentences
 from rag.ingest import Corpus
@@ -57,6 +57,28 @@ def test_no_answer_lists_closest_items_not_sources(answerer):
 def test_time_scope_with_no_meeting_says_so(answerer):
     ans = answerer.ask("What did the Board decide in 2023?", no_llm=True)
     assert ans.abstained and "2023" in ans.answer and ans.citations == []
+
+
+def test_a_month_without_a_meeting_finds_minutes_that_talk_about_it(answerer):
+    # No meeting was held in December 2014; the January 2015 papers report on that month.
+    ans = answerer.ask("How many reported rapes were there in the 12 months to December 2014?", no_llm=True)
+    assert not ans.abstained and ans.citations
+    assert all("December 2014" in answerer.corpus.store.item(c.item_id).body for c in ans.citations)
+
+
+def test_two_part_questions_are_split_and_each_part_gets_its_item(answerer):
+    assert question_parts("what happened to the DArDR post?") == ["what happened to the DArDR post?"]
+    assert question_parts("Who chaired the group that was set up in 2015 and has met since?") == [
+        "Who chaired the group that was set up in 2015 and has met since?"]
+    assert question_parts("Back in 2015 they wanted a review. What replaced Sentinel, and what went wrong?") == [
+        "What replaced Sentinel?", "what went wrong?"]
+    question = "Who presented the Transforming Rehabilitation update in 2015, and what is ECINS?"
+    parts = question_parts(question)
+    assert len(parts) == 2
+    hits = answerer.cover_parts(question, parts, answerer.retriever.search(question, k=6), 6, Filters())
+    # Each part's own best item leads: the 2015 minute (its part names 2015), then ECINS.
+    assert [h.minute for h in hits[:1]] == [86]
+    assert "ECINS" in hits[1].title
 
 
 def test_latest_meeting_scope(answerer):
@@ -122,6 +144,9 @@ def test_abstention_and_sentences():
     parts = split_sentences("With regard to Action no. 5 it was noted.\nRESOLVED: a) That X be noted; b) That Y.")
     assert parts[0] == "With regard to Action no. 5 it was noted."
     assert parts[-1].startswith("RESOLVED: b) That Y")
+    # An initial is not a sentence end: the chair's name stays with its sentence.
+    assert split_sentences("The update was noted. (Mrs. D. Taylor CC left.) Cllr. C. Wise – in the Chair")[-1] == (
+        "(Mrs. D. Taylor CC left.) Cllr. C. Wise – in the Chair")
 
 
 def test_filters_restrict_answers(answerer):
