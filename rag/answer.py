@@ -40,6 +40,17 @@ DECLINE = re.compile(
     r"|i don't know|i do not know|there is no indication",
     re.I,
 )
+# A timeline step longer than this keeps fewer sentences (its decision is kept longest).
+STEP_CHARS = 900
+# Words of a question that say when or how to tell, never what the matter is.
+NOT_A_MATTER = re.compile(
+    r"(?i:recent|latest|last|previous|earliest|first|next|meetings?|board|minutes|updates?|happen\w*"
+    r"|history|timeline|time|over|since|until|progress|became|story|\d{4}|"
+    + "|".join(m.lower() for m in MONTHS) + ")")
+# Words that say how a matter moved between meetings: what a timeline step should report.
+MOVEMENT = re.compile(
+    r"\b(?:propos|intend|plann|agree|approv|decid|defer|postpon|extend|extension|fund|allocat|delay"
+    r"|complet|launch|replac|consult|commission|appoint|adopt|award|withdr|cancel|expect)", re.I)
 TIMELINE = re.compile(
     r"\bwhat (?:has |have )?happen(?:ed|s)? (?:to|with)\b|\bhistory of\b|\bprogress (?:of|on|with)\b"
     r"|\bover time\b|\bhow (?:has|have|did) .{3,60} (?:develop|progress|change|evolve)|\btimeline\b"
@@ -131,6 +142,8 @@ class Answerer:
         """The question's rarest words in the corpus (names, acronyms): what a timeline is about."""
         counts = []
         for term in fts_terms(question):
+            if NOT_A_MATTER.fullmatch(re.sub(r"['’]s$", "", term.strip('"'))):
+                continue
             n = self.corpus.store.db.execute(
                 "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,)).fetchone()[0]
             if n:
@@ -140,15 +153,16 @@ class Answerer:
         rarest = min(n for n, _ in counts)
         return [t for n, t in counts if n <= 1.5 * rarest]
 
-    def timeline_steps(self, question: str, passages: list[Passage]) -> list[Passage]:
-        anchors = self.anchor_terms(question)
+    def timeline_steps(self, passages: list[Passage], anchors: list[str]) -> list[Passage]:
+        """The meetings at which the matter itself (its rarest words) came up, clearly."""
         return [p for p in passages
                 if p.best >= self.settings.timeline_floor and (not anchors or p.mentions(anchors))]
 
     def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
-               timings: dict, mode: str, partial: bool = False) -> Answer:
+               timings: dict, mode: str, partial: bool = False, verbatim: bool = False) -> Answer:
         """Turn raw model text into an Answer whose every citation is real and quoted.
-        partial: a two-part answer that says which part the minutes do not answer."""
+        partial: a two-part answer that says which part the minutes do not answer.
+        verbatim: the text is the minutes' own sentences, already cited where they stand."""
         by_n = {p.n: p for p in passages}
         text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
         text = re.sub(r"[ \t]+\n", "\n", text).strip()
@@ -158,8 +172,9 @@ class Answerer:
         embedder = get_embedder()
         claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
-        claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
-        grounded = [cite.grounded(c, by_n) for c in claims]
+        if not verbatim:
+            claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
+        grounded = [verbatim or cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
             if max(p.best for p in passages) >= self.settings.confident_floor:
                 # The model tried to answer but named people or figures its passages lack.
@@ -238,32 +253,33 @@ class Answerer:
             if on_token:
                 on_token(ans.answer)
             return ans
-        # A timeline needs the matter to come up at two or more meetings.
-        timeline = timeline and len({p.hit.meeting_date for p in relevant}) > 1
         if timeline:
             relevant.sort(key=lambda p: (p.hit.meeting_date or "9999", p.hit.item or 0))
         for new_n, p in enumerate(relevant, 1):
             p.n = new_n
         self.evidence.select_evidence(relevant)
-        steps = self.timeline_steps(question, relevant) if timeline else []
-        if no_llm:
-            text = self.timeline_lines(steps) if len(steps) > 1 else self.extractive(relevant)
+        anchors = self.anchor_terms(question) if timeline else []
+        steps = self.timeline_steps(relevant, anchors) if timeline else []
+        if steps:
+            # "What happened to X" is told as the minutes tell it: per meeting, oldest first,
+            # what was proposed, reported and decided, in the minutes' own words and cited.
+            # The small model, asked for this, turns "was looking to extend" into "extended"
+            # and merges meetings.
+            text = self.timeline_lines(steps, anchors)
             if on_token:
                 on_token(text)
-        elif len(parts) > 1 and not timeline:
+        elif no_llm:
+            text = self.extractive(relevant)
+            if on_token:
+                on_token(text)
+        elif len(parts) > 1:
             text, relevant = self.answer_parts(question, parts, hits, fast, model, on_token, timings, t0)
         else:
             text = self.generate(question, relevant, fast, model, on_token, timings, t0)
-            if len(steps) > 1 and not is_abstention(text):
-                # The dated steps come from the minutes themselves, oldest first, each cited;
-                # a small model asked to write a timeline skips and merges meetings.
-                tail = "\n\nTimeline:\n" + self.timeline_lines(steps)
-                text = text.rstrip() + tail
-                if on_token:
-                    on_token(tail)
         timings["total"] = (time.perf_counter() - t0) * 1000
-        partial = len(parts) > 1 and not timeline and not no_llm and text != ABSTAIN_TEXT
-        return self.finish(question, text, relevant, hits[:3], timings, mode, partial)
+        partial = len(parts) > 1 and not steps and not no_llm and text != ABSTAIN_TEXT
+        return self.finish(question, text, relevant, hits[:3], timings, mode, partial,
+                           verbatim=bool(steps) or no_llm)
 
     def answer_parts(self, question, parts, hits, fast, model, on_token, timings, t0):
         """One short generation per part, each from the evidence for that part, numbered
@@ -315,14 +331,35 @@ class Answerer:
         rest = [h for h in hits if all(h.item_id != m.item_id for m in must)]
         return (must + rest)[:max(k, len(must))]
 
-    @staticmethod
-    def timeline_lines(passages: list[Passage]) -> str:
-        """One line per meeting, oldest first: its date, item and best sentence, cited."""
+    def timeline_lines(self, passages: list[Passage], anchors: list[str]) -> str:
+        """One line per meeting, oldest first: its date and item, then what was said and
+        decided about the matter, cited."""
         lines = []
         for p in passages:
             where = p.hit.citation().split(":", 1)[0]
-            lines.append(f"- {where}: {p.best_sentence()} [{p.n}]")
+            lines.append(f"- {where}: {' '.join(self.step_sentences(p, anchors))} [{p.n}]")
         return "\n".join(lines)
+
+    def step_sentences(self, p: Passage, anchors: list[str]) -> list[str]:
+        """What the item said about the matter (its two best sentences, those naming it
+        first) and what was decided, in reading order."""
+        names = np.array([not anchors or any(a in s.lower() for a in anchors) for s in p.sentences])
+        moves = np.array([bool(MOVEMENT.search(s)) for s in p.sentences])
+        # Naming the matter ("DArDR", "Glen Parva") and saying how it moved (proposed,
+        # funded, deferred) outweigh a near tie in similarity.
+        ranked = [int(i) for i in np.argsort(-(p.scores + 0.15 * names + 0.1 * moves))
+                  if informative(p.sentences[i], p.hit.title)]
+        decision = [p.sentences[i].startswith(("RESOLVED", "AGREED")) for i in range(len(p.sentences))]
+        chosen = [i for i in ranked if decision[i] and names[i]][:1]
+        used = sum(len(p.sentences[i]) for i in chosen)
+        said = 0
+        for i in ranked:
+            # The best two of what was said that fit beside the decision (the best always does).
+            if not decision[i] and said < 2 and (said == 0 or used + len(p.sentences[i]) <= STEP_CHARS):
+                chosen.append(i)
+                used += len(p.sentences[i])
+                said += 1
+        return [p.sentences[i] for i in sorted(chosen or [int(np.argmax(p.scores))])]
 
     def extractive(self, passages: list[Passage]) -> str:
         """No generation: the best supporting sentences, each cited."""
