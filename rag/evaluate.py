@@ -158,15 +158,20 @@ def latency(rows: list[dict]) -> dict:
             "first_token_p50_s": percentile(firsts, 0.5) if firsts else None}
 
 
-def previous_report(exclude: Path | None = None) -> dict | None:
-    reports = sorted(RESULTS_DIR.glob("*.json"))
-    reports = [r for r in reports if r != exclude]
-    if not reports:
-        return None
-    try:
-        return json.loads(reports[-1].read_text()) | {"_path": str(reports[-1])}
-    except (OSError, json.JSONDecodeError):
-        return None
+def previous_report(exclude: Path | None = None, questions_file: str = "questions.jsonl",
+                    count: int | None = None) -> dict | None:
+    """The newest earlier report over the same questions: other sets' figures do not compare."""
+    for path in sorted(RESULTS_DIR.glob("*.json"), reverse=True):
+        if path == exclude:
+            continue
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if report.get("questions_file", "questions.jsonl") == questions_file and (
+                count is None or report.get("questions") == count):
+            return report | {"_path": str(path)}
+    return None
 
 
 def compare(current: dict, previous: dict | None) -> list[str]:
@@ -205,8 +210,9 @@ def main(args) -> int:
         questions = questions[: args.limit]
     settings = _settings(args)
     answerer = Answerer(settings, progress=True, echo=console.print)
+    questions_file = Path(args.questions).name if args.questions else "questions.jsonl"
     report: dict = {"created": datetime.now().isoformat(timespec="seconds"), "questions": len(questions),
-                    "k": args.k, "systems": {}, "latency": {}}
+                    "questions_file": questions_file, "k": args.k, "systems": {}, "latency": {}}
     report["retrieval"] = retrieval_metrics(answerer.retriever, questions, args.k)
 
     systems: dict[str, list[dict]] = {}
@@ -231,7 +237,7 @@ def main(args) -> int:
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = Path(args.out) if args.out else RESULTS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}.json"
-    previous = previous_report(exclude=out)
+    previous = previous_report(exclude=out, questions_file=questions_file, count=len(questions))
     report["regressions"] = compare(report, previous)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from rag import evaluate
 from rag.evaluate import facts_present, load_questions, matches_gold, retrieval_metrics, score_answers
 from rag.settings import PROJECT_ROOT
 
@@ -31,10 +32,20 @@ def test_question_set_is_well_formed(questions):
         assert facts_present(q.reference, q.facts), q.id          # the reference answer passes its own check
 
 
-def test_every_gold_item_exists_in_the_index(questions, corpus):
+def test_dev_set_is_well_formed_and_separate():
+    dev = load_questions(PROJECT_ROOT / "eval" / "dev_questions.jsonl")
+    assert len(dev) >= 30 and sum(not q.answerable for q in dev) >= 5
+    assert not {q.question for q in dev} & {q.question for q in load_questions()}
+    for q in dev:
+        assert q.answerable == bool(q.gold) == bool(q.facts), q.id
+        assert facts_present(q.reference, q.facts), q.id
+
+
+@pytest.mark.parametrize("name", ["questions.jsonl", "dev_questions.jsonl"])
+def test_every_gold_item_exists_in_the_index(name, corpus):
     refs = [{"doc": it.doc, "meeting_date": it.meeting_date, "item": it.item, "minute": it.minute, "title": it.title}
             for _, it in corpus.store.items()]
-    for q in questions:
+    for q in load_questions(PROJECT_ROOT / "eval" / name):
         for g in q.gold:
             assert any(matches_gold(r, g) for r in refs), (q.id, g)
 
@@ -61,3 +72,14 @@ def test_extractive_citations_and_abstention(questions, answerer):
         listed = {c["n"] for c in r["citations"]}
         shown = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", r["answer"])}
         assert shown == listed, r["question"]
+
+
+def test_reports_are_compared_only_with_the_same_question_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate, "RESULTS_DIR", tmp_path)
+    (tmp_path / "20260101-000000.json").write_text(json.dumps({"questions": 145, "systems": {}}))
+    (tmp_path / "20260102-000000.json").write_text(
+        json.dumps({"questions": 40, "questions_file": "dev_questions.jsonl", "systems": {}}))
+    (tmp_path / "20260103-000000.json").write_text("{not json")
+    assert evaluate.previous_report(count=145)["_path"].endswith("20260101-000000.json")
+    assert evaluate.previous_report(questions_file="dev_questions.jsonl", count=40)["_path"].endswith("0102-000000.json")
+    assert evaluate.previous_report(questions_file="other.jsonl") is None
