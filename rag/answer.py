@@ -129,11 +129,6 @@ class Answerer:
         blocks = []
         for p in passages:
             blocks.append(f"[{p.n}] {p.label()}\n{p.evidence_text()}")
-        parts = question_parts(question)
-        if len(parts) > 1:
-            # A small model answers the first of two questions and stops; listing them helps.
-            question += "\n" + self.prompt("parts").format(
-                count=len(parts), parts="\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1)))
         user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
         return [{"role": "system", "content": self.prompt("answer")},
                 {"role": "user", "content": user}]
@@ -312,9 +307,10 @@ class Answerer:
             part_text = self.generate(part, found, fast, model, on_token, timings, t0).strip()
             texts.append(part_text if not is_abstention(part_text)
                          else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
+        passages = sorted(merged.values(), key=lambda p: p.n)
         if all(is_abstention(t) for t in texts):
-            return ABSTAIN_TEXT, sorted(merged.values(), key=lambda p: p.n)
-        return " ".join(texts) or ABSTAIN_TEXT, sorted(merged.values(), key=lambda p: p.n)
+            return ABSTAIN_TEXT, passages
+        return " ".join(texts), passages
 
     def cover_parts(self, question: str, parts: list[str], hits: list[Hit], k: int,
                     filters: Filters) -> list[Hit]:
