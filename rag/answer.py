@@ -40,6 +40,8 @@ DECLINE = re.compile(
     r"|i don't know|i do not know|there is no indication",
     re.I,
 )
+# A question about what happened at a meeting, not about a period the minutes discuss.
+ABOUT_A_MEETING = re.compile(r"\b(?:meetings?|met|minutes|agenda)\b", re.I)
 # A timeline step longer than this keeps fewer sentences (its decision is kept longest).
 STEP_CHARS = 900
 # Words of a question that say when or how to tell, never what the matter is.
@@ -230,8 +232,10 @@ class Answerer:
             # No meeting at that time. A month ("the 12 months to December 2014") or a year
             # after the last meeting ("the meeting in March 2026") can still be what the
             # minutes talk about: widen, keeping only items that name it. A bare past year
-            # with no meeting ("decided in 2023") stays unanswered.
-            named = scope.label if scope.label and scope.label.split()[0] in MONTHS else None
+            # ("decided in 2023") or a month's meeting ("the June 2025 meeting") with no
+            # minutes stays unanswered: other meetings cannot say what happened at it.
+            named = (scope.label if scope.label and scope.label.split()[0] in MONTHS
+                     and not ABOUT_A_MEETING.search(question) else None)
             if named or (dates and scope.year > dates[-1][:4]):
                 wider = self.retriever.search(question, k=k, filters=filters)
                 hits = [h for h in wider if (named or scope.year).lower() in h.item_text.lower()]

@@ -66,6 +66,12 @@ def test_a_month_without_a_meeting_finds_minutes_that_talk_about_it(answerer):
     assert all("December 2014" in answerer.corpus.store.item(c.item_id).body for c in ans.citations)
 
 
+def test_a_months_meeting_without_minutes_is_not_answered_from_other_meetings(answerer):
+    # The minutes look ahead to a meeting on 20 June 2025, but hold no minutes of it.
+    ans = answerer.ask("What did the board decide at its June 2025 meeting?", no_llm=True)
+    assert ans.abstained and "June 2025" in ans.answer and ans.citations == []
+
+
 def test_two_part_questions_are_split_and_each_part_gets_its_item(answerer):
     assert question_parts("what happened to the DArDR post?") == ["what happened to the DArDR post?"]
     assert question_parts("Who chaired the group that was set up in 2015 and has met since?") == [
