@@ -141,8 +141,7 @@ class Answerer:
         for term in fts_terms(question):
             if NOT_A_MATTER.fullmatch(re.sub(r"['’]s$", "", term.strip('"'))):
                 continue
-            n = self.corpus.store.db.execute(
-                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,)).fetchone()[0]
+            n = self.corpus.store.chunks_matching(term)
             if n:
                 counts.append((n, term.strip('"').lower()))
         if not counts:

@@ -19,7 +19,7 @@ import numpy as np
 from .embed import get_embedder
 from .ingest import Corpus
 from .models import EMBEDDING_MODEL_NAME
-from .records import Hit
+from .records import MONTHS, Hit
 from .settings import Settings
 from .store import content_hash, fts_terms
 
@@ -37,7 +37,7 @@ STEM_CHARS = 6
 BOILERPLATE = re.compile(r"\bis filed with these minutes\b|\bare filed with these minutes\b|^A copy of the", re.I)
 DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|outcome|recommend)", re.I)
 # What kind of answer a question wants, and what a sentence holding one looks like.
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTHS = "|".join(MONTHS)
 ANSWER_TYPES = [
     (re.compile(r"^\s*who\b|\bwho (?:presented|chaired|led|gave|is|was)\b|\bwhich (?:officer|person|councillor|member)", re.I),
      re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,")),
@@ -174,8 +174,8 @@ class Evidence:
         six-letter stem lets "inspectorate" find "inspections" and "disabled" "disability".
         A word the corpus never uses keeps the top weight, so it still dilutes the others.
         """
-        db = self.corpus.store.db
-        total = db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] or 1
+        store = self.corpus.store
+        total = store.chunks_matching() or 1
         weights: dict[str, float] = {}
         for term in fts_terms(question):
             word = term.strip('"').lower()
@@ -183,9 +183,8 @@ class Evidence:
             if stem in weights:
                 continue
             query = f'"{stem}"*' if stem != word else f'"{word}"'
-            try:
-                df = db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (query,)).fetchone()[0]
-            except Exception:  # an FTS syntax corner case: treat the word as common
+            df = store.chunks_matching(query)
+            if df is None:  # an FTS syntax corner case: treat the word as common
                 df = total
             weights[stem] = float(np.log((total + 1) / (df + 0.5)))
         norm = sum(weights.values())

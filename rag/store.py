@@ -235,6 +235,16 @@ class Store:
             "SELECT DISTINCT meeting_date FROM items WHERE meeting_date IS NOT NULL ORDER BY meeting_date")]
 
     # --- keyword search --------------------------------------------------------------
+    def chunks_matching(self, match: str | None = None) -> int | None:
+        """How many chunks an FTS5 query matches (all chunks without one); None when FTS5
+        cannot parse it. Rarity of a word in the corpus weights evidence and anchors timelines."""
+        try:
+            if match is None:
+                return self.db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
+            return self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+        except sqlite3.OperationalError:
+            return None
+
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over chunk headers and text; returns (chunk id, score) best first."""
         terms = fts_terms(query)
