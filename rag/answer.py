@@ -42,6 +42,9 @@ DECLINE = re.compile(
 )
 # A question about what happened at a meeting, not about a period the minutes discuss.
 ABOUT_A_MEETING = re.compile(r"\b(?:meetings?|met|minutes|agenda)\b", re.I)
+# A question asking for a date: earlier minutes can set dates in a time that has no minutes
+# ("what date was set for the first meeting of 2022?").
+ASKS_WHEN = re.compile(r"^\s*(?:when|(?:on |by )?(?:what|which) (?:dates?|days?))\b", re.I)
 # A timeline step longer than this keeps fewer sentences (its decision is kept longest).
 STEP_CHARS = 900
 # Words of a question that say when or how to tell, never what the matter is.
@@ -77,6 +80,36 @@ def question_parts(question: str) -> list[str]:
     if len(pieces) < 2:
         return [question]
     return [p if p.endswith("?") else p + "?" for p in pieces]
+
+
+# A question asking for an amount or a date is not answered by a sentence holding none:
+# "How many fixed penalty notices were issued?" is not answered by "a query about the low
+# number of fixed penalty notices would be investigated".
+ASKS_AMOUNT = re.compile(
+    r"\bhow many\b|\bhow much\b(?! (?:progress|support|work|effort|interest|attention|concern|of)\b)"
+    r"|\bwhat (?:is|was|were|are) the (?:total |overall )?(?:number|amount|cost|value|sum|percentage)\b", re.I)
+STATES_AMOUNT = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+    r"|hundred|thousand|million|billion|half|dozen|none|zero|single|no one|nobody|nothing)\b", re.I)
+ASKS_DATE = re.compile(r"^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
+STATES_DATE = re.compile(
+    rf"\d|\b(?:{'|'.join(MONTHS)}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+    r"|spring|summer|autumn|winter|next meeting)\b", re.I)
+
+
+def misses_the_ask(question: str, text: str) -> bool:
+    """True when the question wants an amount or a date and the answer states none."""
+    plain = MARKER.sub("", text)
+    return bool((ASKS_AMOUNT.search(question) and not STATES_AMOUNT.search(plain))
+                or (ASKS_DATE.search(question) and not STATES_DATE.search(plain)))
+
+
+def attach(claim: str, n: int | None) -> str:
+    """Cite passage n at the end of a sentence, before its full stop."""
+    if n is None:
+        return claim
+    body = claim.rstrip()
+    return f"{body[:-1].rstrip()} [{n}]." if body.endswith(".") else f"{body} [{n}]"
 
 
 class QuestionError(ValueError):
@@ -170,6 +203,11 @@ class Answerer:
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
         if not verbatim:
             claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
+            if any(MARKER.search(c) for c in claims):
+                # A sentence the model left uncited (it often cites only one of two) cites
+                # the passage that holds its names and supports it best.
+                claims = [c if MARKER.search(c) or is_abstention(c) else attach(c, cite.best_holder(c, v, passages))
+                          for c, v in zip(claims, claim_vecs)]
         grounded = [verbatim or cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
             if max(p.best for p in passages) >= self.settings.confident_floor:
@@ -232,9 +270,12 @@ class Answerer:
             # after the last meeting ("the meeting in March 2026") can still be what the
             # minutes talk about: widen, keeping only items that name it. A bare past year
             # ("decided in 2023") or a month's meeting ("the June 2025 meeting") with no
-            # minutes stays unanswered: other meetings cannot say what happened at it.
-            named = (scope.label if scope.label and scope.label.split()[0] in MONTHS
-                     and not ABOUT_A_MEETING.search(question) else None)
+            # minutes stays unanswered: other meetings cannot say what happened at it,
+            # though they can say when it was to be held.
+            month = bool(scope.label) and scope.label.split()[0] in MONTHS
+            named = scope.label if month and not ABOUT_A_MEETING.search(question) else None
+            if ASKS_WHEN.search(question):
+                named = scope.label if month else scope.year
             if named or (dates and scope.year > dates[-1][:4]):
                 wider = self.retriever.search(question, k=k, filters=filters)
                 hits = [h for h in wider if (named or scope.year).lower() in h.item_text.lower()]
@@ -274,6 +315,8 @@ class Answerer:
             text, relevant = self.answer_parts(question, parts, hits, fast, model, on_token, timings, t0)
         else:
             text = self.generate(question, relevant, fast, model, on_token, timings, t0)
+            if misses_the_ask(question, text):
+                text = ABSTAIN_TEXT
         timings["total"] = (time.perf_counter() - t0) * 1000
         partial = len(parts) > 1 and not steps and not no_llm and text != ABSTAIN_TEXT
         return self.finish(question, text, relevant, hits[:3], timings, mode, partial,
@@ -285,7 +328,7 @@ class Answerer:
         per_part = []
         for part in parts:
             # The part's own words lead; the whole question resolves "it" and "the post".
-            found = self.evidence.relevant(self.evidence.passages(f"{part} {question}", hits))
+            found = self.evidence.relevant(self.evidence.passages(f"{part} {question}", self.part_hits(part, hits)))
             per_part.append(found)
         order = [h.item_id for h in hits]
         used = sorted({p.hit.item_id for found in per_part for p in found}, key=order.index)
@@ -308,12 +351,20 @@ class Answerer:
             if texts and on_token:
                 on_token(" ")
             part_text = self.generate(part, found, fast, model, on_token, timings, t0).strip()
-            texts.append(part_text if not is_abstention(part_text)
+            declined = is_abstention(part_text) or misses_the_ask(part, part_text)
+            texts.append(part_text if not declined
                          else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
         passages = sorted(merged.values(), key=lambda p: p.n)
         if all(is_abstention(t) for t in texts):
             return ABSTAIN_TEXT, passages
         return " ".join(texts), passages
+
+    def part_hits(self, part: str, hits: list[Hit]) -> list[Hit]:
+        """A time a part names is its own ("who presented them in March 2025?"): the part
+        sees only that time's items, when there are any."""
+        when = time_scope(part, self.corpus.store.meeting_dates()).filters
+        own = [h for h in hits if when.admits_date(h.meeting_date)] if when.active() else hits
+        return own or hits
 
     def cover_parts(self, question: str, parts: list[str], hits: list[Hit], k: int,
                     filters: Filters) -> list[Hit]:

@@ -107,24 +107,46 @@ def support(claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
     shown = passage.evidence or list(range(len(passage.sentences)))
     return float(scores[shown].max())
 
+def source_text(passage: Passage) -> str:
+    """What a claim citing this passage may draw its names and figures from."""
+    return f"{passage.label()} {passage.hit.item_text}"
+
 def repoint(claim: str, vector: np.ndarray, passages: list[Passage]) -> str:
-    """Move a claim's [n] to the passage that supports it when the model named the wrong one."""
+    """Move a claim's [n] to the passage that supports it when the model named the wrong one.
+
+    Only a passage holding the claim's names and figures may take a citation, so a claim
+    that its own passage grounds is never moved to one that merely reads alike; one that
+    its passage does not ground moves to the best passage that does.
+    """
     cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
+    by_n = {p.n: p for p in passages}
+    cited = [n for n in cited if n in by_n]
     if not cited or len(passages) < 2:
         return claim
-    by_n = {p.n: p for p in passages}
-    scores = {p.n: support(claim, vector, p) for p in passages}
-    best = max(scores, key=scores.get)
-    if best in cited or scores[best] < max(scores[n] for n in cited if n in by_n) + 0.1:
+    holders = {n for n, p in by_n.items() if not unsupported(claim, source_text(p))}
+    if not holders:
         return claim
-    worst = min((n for n in cited if n in by_n), key=lambda n: scores[n])
+    scores = {n: support(claim, vector, by_n[n]) for n in holders}
+    best = max(scores, key=scores.get)
+    if best in cited:
+        return claim
+    kept = [n for n in cited if n in holders]
+    if kept and scores[best] < max(scores[n] for n in kept) + 0.1:
+        return claim
+    worst = min(cited, key=lambda n: (n in holders, scores.get(n, -1.0)))
     return re.sub(rf"\[{worst}\]", f"[{best}]", claim, count=1)
+
+def best_holder(claim: str, vector: np.ndarray, passages: list[Passage]) -> int | None:
+    """The passage an uncited claim should cite: the best support among those grounding it
+    (none when its names are spread over several; it is checked against them all)."""
+    holders = [p for p in passages if not unsupported(claim, source_text(p))]
+    return max(holders, key=lambda p: support(claim, vector, p)).n if holders else None
 
 def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
     """A claim is grounded when its cited passages (or, uncited, any passage) hold its names and figures."""
     cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
     sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
-    source = " ".join(f"{p.label()} {p.hit.item_text}" for p in sources)
+    source = " ".join(source_text(p) for p in sources)
     return not unsupported(claim, source)
 
 def rejoin(text: str, claims: list[str]) -> str:

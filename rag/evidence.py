@@ -40,7 +40,8 @@ DECISION_QUESTION = re.compile(r"\b(decid|decision|resolv|agree|approv|conclu|ou
 _MONTHS = "|".join(MONTHS)
 ANSWER_TYPES = [
     (re.compile(r"^\s*who\b|\bwho (?:presented|chaired|led|gave|is|was)\b|\bwhich (?:officer|person|councillor|member)", re.I),
-     re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,")),
+     re.compile(r"\b(?:by|from|of|Cllr\.?|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'-]+)+|[A-Z][a-z]+ [A-Z][a-z'-]+,"
+               r"|[A-Z][a-z]+ [A-Z][a-z'-]+ (?:was|is|had|has|would|will|said|explained|reported|presented|confirmed)\b")),
     (re.compile(r"\bhow much\b|\bcost|\bfund|\bbudget|\bspen[dt]|\bmoney\b|\bgrant|\ballocat", re.I),
      re.compile(r"£\s?\d")),
     (re.compile(r"\bhow many\b|\bnumber of\b|\bpercentage\b|\bproportion\b|\brate\b", re.I),
@@ -48,7 +49,10 @@ ANSWER_TYPES = [
     (re.compile(r"^\s*when\b|\bwhat date\b|\bwhich date\b|\bby when\b", re.I),
      re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b")),
 ]
-# Words that start sentences or name the body itself; not evidence of a fact.
+# A sentence opening like this carries on from the one before it (its cause, its subject).
+CONTINUES = re.compile(
+    r"(?:\((?:[ivx]{1,4}|[a-h])\)\s*)?(?:Therefore|Thus|Hence|Consequently|As a result|However|This|These|They"
+    r"|He|She|Its|Their|His|Her|In addition|Also|Further(?:more)?|But|So)\b")
 SENTENCE_SPLIT = re.compile(
     r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
 )
@@ -218,13 +222,26 @@ class Evidence:
         shares = weights / weights.sum() * self.settings.evidence_chars
         for p, share in zip(passages, shares):
             chosen, used = [], 0
-            for i in np.argsort(-p.scores)[: self.settings.evidence_sentences]:
-                if not informative(p.sentences[i], p.hit.title):
+            for i in np.argsort(-p.scores):
+                if len(chosen) >= self.settings.evidence_sentences:
+                    break
+                if int(i) in chosen or not informative(p.sentences[i], p.hit.title):
                     continue
-                length = len(p.sentences[i]) + 1
+                # A sentence that leans on its neighbour ("Therefore a dispersed model was
+                # being considered", "It was intended that the post ...") comes with it.
+                group = [int(i)]
+                if CONTINUES.match(p.sentences[i]) and i > 0:
+                    group.insert(0, int(i) - 1)
+                if i + 1 < len(p.sentences) and CONTINUES.match(p.sentences[i + 1]):
+                    group.append(int(i) + 1)
+                group = [j for j in group if j not in chosen]
+                length = sum(len(p.sentences[j]) + 1 for j in group)
                 if chosen and used + length > share:
-                    continue
-                chosen.append(int(i))
+                    # Too long with its neighbours: the sentence alone may still fit.
+                    group, length = [int(i)], len(p.sentences[i]) + 1
+                    if used + length > share:
+                        continue
+                chosen.extend(group)
                 used += length
             p.evidence = sorted(chosen) or [int(np.argmax(p.scores))]
 

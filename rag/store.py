@@ -108,6 +108,13 @@ class Filters:
     def active(self) -> bool:
         return any([self.date_from, self.date_to, self.doc, self.committee])
 
+    def admits_date(self, meeting_date: str | None) -> bool:
+        """The date part of sql(), for hits already in hand."""
+        if not meeting_date:
+            return not (self.date_from or self.date_to)
+        return ((not self.date_from or meeting_date + "-99" >= self.date_from)
+                and (not self.date_to or meeting_date <= self.date_to))
+
 
 ITEM_COLUMNS = ("i.id, d.name, i.kind, i.position, i.title, i.body, i.meeting_date, "
                 "i.committee, i.item, i.minute, i.resolution, i.title_derived")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention, question_parts
-from rag.cite import CitationFilter, unsupported
+from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention, misses_the_ask, question_parts
+from rag.cite import CitationFilter, repoint, unsupported
+from rag.embed import get_embedder
 from rag.evidence import split_sentences
 from rag.ingest import Corpus
 from rag.store import Filters
@@ -85,6 +86,69 @@ def test_two_part_questions_are_split_and_each_part_gets_its_item(answerer):
     # Each part's own best item leads: the 2015 minute (its part names 2015), then ECINS.
     assert [h.minute for h in hits[:1]] == [86]
     assert "ECINS" in hits[1].title
+
+
+def test_each_part_sees_the_items_of_the_time_it_names(answerer):
+    question = "What was said about probation in September 2014, and what was said about it in March 2025?"
+    parts = question_parts(question)
+    hits = answerer.cover_parts(question, parts, answerer.retriever.search(question, k=6), 6, Filters())
+    assert {h.meeting_date for h in hits} >= {"2014-09-25", "2025-03"}
+    assert {h.meeting_date for h in answerer.part_hits(parts[0], hits)} == {"2014-09-25"}
+    assert {h.meeting_date for h in answerer.part_hits(parts[1], hits)} == {"2025-03"}
+    # A part that names no time, or a time with no retrieved item, sees them all.
+    assert answerer.part_hits("what is ECINS?", hits) == hits
+    assert answerer.part_hits("what happened in 2003?", hits) == hits
+
+
+def test_a_date_set_for_a_year_without_minutes_is_found_in_earlier_minutes(answerer):
+    # No minutes from 2022 are in the corpus, but September 2021 set the 2022 dates.
+    ans = answerer.ask("On what dates was the board due to meet in 2022?", no_llm=True)
+    assert not ans.abstained and ans.citations
+    assert all("2022" in answerer.corpus.store.item(c.item_id).body for c in ans.citations)
+    assert "2021-09-24" in {c.meeting_date for c in ans.citations}
+
+
+def test_an_answer_without_the_amount_or_date_asked_for_is_no_answer():
+    assert misses_the_ask("How many e-scooters were seized?", "Enforcement activity was taking place [1].")
+    assert misses_the_ask("What was the total cost of the scheme?", "The scheme was approved [2].")
+    assert misses_the_ask("On what date did the system go live?", "It went live when Sentinel closed [1].")
+    assert not misses_the_ask("How much did the VRN receive?", "£880,000 [1].")
+    assert not misses_the_ask("How many sessions does the programme have?", "Twelve sessions [1].")
+    assert not misses_the_ask("How much progress was made?", "Good progress was being made [1].")
+    assert not misses_the_ask("What date was the next meeting?", "Friday 21 November 2025 [1].")
+    assert not misses_the_ask("Who chairs the board?", "Cllr. C. Wise [1].")
+
+
+def test_small_model_states_an_amount_or_declines(answerer, tiny_model):
+    ans = answerer.ask("How many e-scooters did the police seize?", model=tiny_model)
+    # The minutes speak of e-scooter enforcement but give no count.
+    assert ans.abstained or not misses_the_ask(ans.question, ans.answer)
+
+
+def test_a_citation_is_never_moved_to_a_passage_without_its_names(answerer):
+    question = "Who hosted the Sentinel database?"
+    finder = answerer.evidence
+    passages = finder.passages(question, answerer.retriever.search(question, k=4))
+    for n, p in enumerate(passages, 1):
+        p.n = n
+    holder = next(p for p in passages if "hosted by Leicester City Council" in p.hit.item_text)
+    claim = f"Leicester City Council was hosting the Sentinel ASB database [{holder.n}]."
+    vector = get_embedder().encode([claim])[0]
+    assert repoint(claim, vector, passages) == claim
+    # A claim cited to a passage lacking its names moves to the one that holds them.
+    other = next(p for p in passages if "Leicester City Council" not in p.hit.item_text)
+    wrong = claim.replace(f"[{holder.n}]", f"[{other.n}]")
+    assert repoint(wrong, vector, passages) == claim
+
+
+def test_evidence_keeps_a_sentence_with_the_one_it_carries_on_from(answerer):
+    question = "Why was a different accommodation model for domestic abuse victims looked at in 2021?"
+    finder = answerer.evidence
+    passages = finder.relevant(finder.passages(question, answerer.retriever.search(question, k=4)))
+    finder.select_evidence(passages)
+    shown = " ".join(p.evidence_text() for p in passages)
+    assert "not suitable for people with disabilities" in shown
+    assert "Therefore a dispersed accommodation model was being considered" in shown
 
 
 def test_latest_meeting_scope(answerer):
