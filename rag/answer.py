@@ -74,9 +74,14 @@ def question_parts(question: str) -> list[str]:
     """The separate things a question asks, in order ("Who chaired X in 2015, and who chairs it
     now?" -> two parts); a lead-in statement ("Back in 2015 ... . What ...?") is context, not
     a part. One part for ordinary questions."""
-    pieces = [p.strip(" ,;") for p in PART_BREAK.split(question) if p.strip(" ,;?.")]
-    if pieces and not re.match(rf"(?i:{_WH}|{_AUX})\b", pieces[0]) and re.search(r"\.\s", question):
-        pieces = pieces[1:]   # "Back in 2015 officers wanted a review." is not a question
+    # Lead-in statements ("Back in 2015 officers wanted a review.") are context, not parts,
+    # and an "and how" inside one does not split it.
+    sentences = re.split(r"(?<=[.?!])\s+(?=[A-Z])", question.strip())
+    while (len(sentences) > 1 and sentences[0].endswith(".")
+           and not re.match(rf"(?i:{_WH}|{_AUX})\b", sentences[0])):
+        sentences.pop(0)
+    asked = " ".join(sentences)
+    pieces = [p.strip(" ,;") for p in PART_BREAK.split(asked) if p.strip(" ,;?.")]
     if len(pieces) < 2:
         return [question]
     return [p if p.endswith("?") else p + "?" for p in pieces]
@@ -210,11 +215,13 @@ class Answerer:
                           for c, v in zip(claims, claim_vecs)]
         grounded = [verbatim or cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
-            if max(p.best for p in passages) >= self.settings.confident_floor:
+            quoted = self.extractive(passages)
+            if (max(p.best for p in passages) >= self.settings.confident_floor
+                    and not misses_the_ask(question, quoted)):
                 # The model tried to answer but named people or figures its passages lack.
                 # On a clear match the minutes' own best sentences answer better than a
                 # refusal; they are quoted, so they pass this check.
-                return self.finish(question, self.extractive(passages), passages, closest, timings, mode)
+                return self.finish(question, quoted, passages, closest, timings, mode)
             return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
         if not all(grounded):
             # Drop sentences stating names or figures their passage does not contain.
@@ -223,6 +230,9 @@ class Answerer:
             text = " ".join(claims)
         else:
             text = cite.rejoin(text, claims)
+        if not verbatim and not partial and misses_the_ask(question, text):
+            # What survived the check no longer holds the amount or date asked for.
+            return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
         cited: dict[int, list[int]] = {}
         for ci, claim in enumerate(claims):
             for m in MARKER.finditer(claim):

@@ -19,7 +19,8 @@ _MONTH = {m.lower(): i for i, m in enumerate(MONTHS, 1)}
 _MONTH.update({m[:3].lower(): i for i, m in enumerate(MONTHS, 1)})
 MONTH_YEAR = re.compile(r"\b(" + "|".join(sorted(_MONTH, key=len, reverse=True)) + r")\.?,?\s+(\d{4})\b", re.I)
 SCOPED_YEAR = re.compile(
-    r"\b(?:in|during|since|before|after|of|from|for)\s+(?:the\s+)?(?:year\s+)?((?:19|20)\d{2})\b"
+    r"\b(?:in|during|since|before|after|of|from|for)\s+(?:the\s+)?(?:(?:early|late|mid|spring|summer|autumn|winter)[\s-]+)?"
+    r"(?:year\s+)?((?:19|20)\d{2})\b"
     r"|\b((?:19|20)\d{2})\s+meeting", re.I)
 LATEST = re.compile(r"\b(latest|most recent|last|newest|previous|recent)\s+(meeting|minutes)\b|\blatest\b", re.I)
 EARLIEST = re.compile(r"\b(earliest|first|oldest)\s+(meeting|minutes)\b", re.I)

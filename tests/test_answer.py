@@ -79,6 +79,9 @@ def test_two_part_questions_are_split_and_each_part_gets_its_item(answerer):
         "Who chaired the group that was set up in 2015 and has met since?"]
     assert question_parts("Back in 2015 they wanted a review. What replaced Sentinel, and what went wrong?") == [
         "What replaced Sentinel?", "what went wrong?"]
+    # An "and how" inside a lead-in statement does not make a part.
+    lead_in = "Officers asked what the signs were and how common it was locally. Which crime was it?"
+    assert question_parts(lead_in) == [lead_in]
     question = "Who presented the Transforming Rehabilitation update in 2015, and what is ECINS?"
     parts = question_parts(question)
     assert len(parts) == 2

@@ -61,3 +61,5 @@ def test_time_scope_from_the_question(corpus):
     assert latest.filters.date_to == "2025-09"
     assert time_scope("what does the ASB, Crime and Policing Act 2014 change?", dates).filters == Filters()
     assert time_scope("anything since 2021?", dates).filters == Filters(date_from="2021-01-01")
+    assert time_scope("contracts commissioned in early 2015?", dates).label == "2015"
+    assert time_scope("plans made in mid-2021", dates).label == "2021"
