@@ -247,7 +247,11 @@ class Evidence:
 
     def relevant(self, passages: list[Passage]) -> list[Passage]:
         """Passages above the floor and not far behind the best one: a small model is
-        distracted by marginal passages, and each one costs prompt time."""
+        distracted by marginal passages, and each one costs prompt time. The retriever's
+        first item stays whenever it clears the floor: whole-item search ranks it first more
+        reliably than one sentence's score (an agenda line naming the topic can outscore
+        the sentence that answers)."""
         floor = self.settings.relevance_floor
         top = max((p.best for p in passages), default=0.0)
-        return [p for p in passages if p.best >= max(floor, top - self.settings.relevance_margin)]
+        return [p for i, p in enumerate(passages)
+                if p.best >= floor and (i == 0 or p.best >= top - self.settings.relevance_margin)]
