@@ -42,9 +42,6 @@ DECLINE = re.compile(
 )
 # A question about what happened at a meeting, not about a period the minutes discuss.
 ABOUT_A_MEETING = re.compile(r"\b(?:meetings?|met|minutes|agenda)\b", re.I)
-# A question asking for a date: earlier minutes can set dates in a time that has no minutes
-# ("what date was set for the first meeting of 2022?").
-ASKS_WHEN = re.compile(r"^\s*(?:when|(?:on |by )?(?:what|which) (?:dates?|days?))\b", re.I)
 # A timeline step longer than this keeps fewer sentences (its decision is kept longest).
 STEP_CHARS = 900
 # Words of a question that say when or how to tell, never what the matter is.
@@ -97,6 +94,9 @@ STATES_AMOUNT = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     r"|hundred|thousand|million|billion|half|dozen|none|zero|single|no one|nobody|nothing)\b", re.I)
 ASKS_DATE = re.compile(r"^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
+# Asking when: earlier minutes can set dates in a time that has no minutes ("what date was
+# set for the first meeting of 2022?").
+ASKS_WHEN = re.compile(rf"^\s*when\b|{ASKS_DATE.pattern}", re.I)
 STATES_DATE = re.compile(
     rf"\d|\b(?:{'|'.join(MONTHS)}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
     r"|spring|summer|autumn|winter|next meeting)\b", re.I)
@@ -215,12 +215,12 @@ class Answerer:
                           for c, v in zip(claims, claim_vecs)]
         grounded = [verbatim or cite.grounded(c, by_n) for c in claims]
         if not any(grounded):
-            quoted = self.extractive(passages)
-            if (max(p.best for p in passages) >= self.settings.confident_floor
-                    and not misses_the_ask(question, quoted)):
-                # The model tried to answer but named people or figures its passages lack.
-                # On a clear match the minutes' own best sentences answer better than a
-                # refusal; they are quoted, so they pass this check.
+            # The model tried to answer but named people or figures its passages lack.
+            # On a clear match the minutes' own best sentences answer better than a
+            # refusal; they are quoted, so they pass this check.
+            quoted = (self.extractive(passages)
+                      if max(p.best for p in passages) >= self.settings.confident_floor else None)
+            if quoted and not misses_the_ask(question, quoted):
                 return self.finish(question, quoted, passages, closest, timings, mode)
             return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
         if not all(grounded):
