@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cite
+from . import cite, schedule
 from .cite import CLAIM_SPLIT, MARKER, CitationFilter
 from .embed import get_embedder
 from .evidence import Evidence, Passage, informative
@@ -102,9 +102,16 @@ STATES_DATE = re.compile(
     r"|spring|summer|autumn|winter|next meeting)\b", re.I)
 
 
+QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.join(MONTHS)})\b", re.I)
+
+
 def misses_the_ask(question: str, text: str) -> bool:
-    """True when the question wants an amount or a date and the answer states none."""
+    """True when the question wants an amount or a date and the answer states none (the
+    question's own numbers and months, said back, are not one: "the 2014/15 Q3 dashboard
+    showed referrals" does not say how many)."""
     plain = MARKER.sub("", text)
+    for said in set(QUESTION_FIGURE.findall(question)):
+        plain = re.sub(rf"(?<!\w){re.escape(said)}(?!\w)", " ", plain, flags=re.I)
     return bool((ASKS_AMOUNT.search(question) and not STATES_AMOUNT.search(plain))
                 or (ASKS_DATE.search(question) and not STATES_DATE.search(plain)))
 
@@ -267,6 +274,10 @@ class Answerer:
         timeline = bool(TIMELINE.search(question))
         parts = question_parts(question)
         k = k or (self.settings.top_k + 2 if timeline or len(parts) > 1 else self.settings.top_k)
+        if len(parts) == 1 and not timeline and not (filters and filters.active()):
+            when = schedule.answer_when(question, self.corpus.store)
+            if when:
+                return self.scheduled(question, *when, t0, on_token)
         dates = self.corpus.store.meeting_dates()
         # A time in one part of a two-part question ("in 2015 ..., and what now?") is not a
         # limit on the whole question.
@@ -331,6 +342,17 @@ class Answerer:
         partial = len(parts) > 1 and not steps and not no_llm and text != ABSTAIN_TEXT
         return self.finish(question, text, relevant, hits[:3], timings, mode, partial,
                            verbatim=bool(steps) or no_llm)
+
+    def scheduled(self, question: str, text: str, slot: schedule.Slot, t0: float,
+                  on_token: Callable[[str], None] | None) -> Answer:
+        """A next-meeting date from the minutes' own schedule, cited to the item that set it."""
+        it = self.corpus.store.item(slot.item_id)
+        if on_token:
+            on_token(text)
+        citation = Citation(n=1, doc=it.doc, meeting_date=it.meeting_date, item=it.item, minute=it.minute,
+                            title=it.title, item_id=slot.item_id, kind=it.kind, quote=slot.sentence)
+        return Answer(question, text, False, citations=[citation],
+                      timings_ms={"total": (time.perf_counter() - t0) * 1000}, mode="schedule")
 
     def answer_parts(self, question, parts, hits, fast, model, on_token, timings, t0):
         """One short generation per part, each from the evidence for that part, numbered

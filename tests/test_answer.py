@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag import schedule
 from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention, misses_the_ask, question_parts
 from rag.cite import CitationFilter, repoint, unsupported
 from rag.embed import get_embedder
@@ -111,6 +112,46 @@ def test_a_date_set_for_a_year_without_minutes_is_found_in_earlier_minutes(answe
     assert "2021-09-24" in {c.meeting_date for c in ans.citations}
 
 
+@pytest.mark.parametrize("question,date_given,doc,set_at", [
+    # No time named: counted from the latest minutes, which list five dates.
+    ("When is the next meeting?", "Friday 21 November 2025", "lrscsb-minutes-2025-09.txt", "2025-09"),
+    ("When is the board meeting after the September 2025 one?", "Friday 21 November 2025",
+     "lrscsb-minutes-2025-09.txt", "2025-09"),
+    ("When was the next meeting after 24 September 2021?", "Friday 10 December 2021",
+     "lscsb-minutes-2021-09-24.txt", "2021-09-24"),
+    # The agenda gives "18 June" without a year.
+    ("What date was the next meeting set for in March 2015?", "18 June 2015",
+     "lscsb-agenda-pack-2015-03-19.txt", "2015-03-19"),
+    # No minutes from 2022; September 2021 set its dates.
+    ("What date was set for the board's first meeting of 2022?", "Friday 18 March 2022",
+     "lscsb-minutes-2021-09-24.txt", "2021-09-24"),
+])
+def test_next_meeting_dates_come_from_the_minutes_schedule(answerer, question, date_given, doc, set_at):
+    ans = answerer.ask(question)
+    assert not ans.abstained and ans.mode == "schedule"
+    assert date_given in ans.answer and ans.answer.endswith("[1].")
+    [c] = ans.citations
+    assert (c.doc, c.meeting_date) == (doc, set_at)
+    assert "meeting" in c.title.lower()
+    assert date_given.split()[-2] in c.quote      # the month, as the minutes wrote it
+
+
+def test_a_meetings_time_comes_with_its_date(corpus):
+    # Said with the date ("18 June at 2.00pm"), or once for a list ("all at 10.00am: ...").
+    assert "18 June 2015 at 2.00pm" in schedule.answer_when("When was the meeting after 19 March 2015?", corpus.store)[0]
+    assert "Thursday 26 March 2026 at 10.00am" in schedule.answer_when(
+        "When is the meeting after 21 November 2025?", corpus.store)[0]
+
+
+@pytest.mark.parametrize("question", [
+    "When will the report on the DArDR post come to the next meeting?",   # about the report
+    "When was the first meeting of 2015?",           # 2015 has minutes: they say when it met
+    "What will the next meeting discuss?",           # not a date question
+])
+def test_other_questions_about_meetings_take_the_usual_path(corpus, question):
+    assert schedule.answer_when(question, corpus.store) is None
+
+
 def test_an_answer_without_the_amount_or_date_asked_for_is_no_answer():
     assert misses_the_ask("How many e-scooters were seized?", "Enforcement activity was taking place [1].")
     assert misses_the_ask("What was the total cost of the scheme?", "The scheme was approved [2].")
@@ -120,6 +161,13 @@ def test_an_answer_without_the_amount_or_date_asked_for_is_no_answer():
     assert not misses_the_ask("How much progress was made?", "Good progress was being made [1].")
     assert not misses_the_ask("What date was the next meeting?", "Friday 21 November 2025 [1].")
     assert not misses_the_ask("Who chairs the board?", "Cllr. C. Wise [1].")
+    # Saying the question's own figures back is not stating the amount or date asked for.
+    assert misses_the_ask("How many referrals did the 2014/15 Q3 dashboard show?",
+                          "The 2014/15 Q3 dashboard showed referrals to domestic abuse services [1].")
+    assert misses_the_ask("On what date in March 2015 was the plan agreed?", "It was agreed in March 2015 [1].")
+    assert not misses_the_ask("How many referrals did the 2014/15 Q3 dashboard show?",
+                              "The 2014/15 Q3 dashboard showed 1,259 referrals [1].")
+    assert not misses_the_ask("What date in March 2015 was the plan agreed?", "19 March 2015 [1].")
 
 
 def test_small_model_states_an_amount_or_declines(answerer, tiny_model):
