@@ -274,11 +274,11 @@ class Answerer:
         timeline = bool(TIMELINE.search(question))
         parts = question_parts(question)
         k = k or (self.settings.top_k + 2 if timeline or len(parts) > 1 else self.settings.top_k)
+        dates = self.corpus.store.meeting_dates()
         if len(parts) == 1 and not timeline and not (filters and filters.active()):
-            when = schedule.answer_when(question, self.corpus.store)
+            when = schedule.answer_when(question, self.corpus.store, dates)
             if when:
                 return self.scheduled(question, *when, t0, on_token)
-        dates = self.corpus.store.meeting_dates()
         # A time in one part of a two-part question ("in 2015 ..., and what now?") is not a
         # limit on the whole question.
         scope = time_scope(question, dates) if len(parts) == 1 else TimeScope(Filters())

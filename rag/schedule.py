@@ -1,12 +1,12 @@
 """The dates minutes set for later meetings, for "when is the next meeting?".
 
 Minutes close with a "Date of the next meeting" or "Dates of future meetings" item. Asked
-which of five listed dates follows the September 2025 meeting, the small model picks one
-of them at random; the calendar sum is done here instead, and the item is cited.
+which of five listed dates follows the September 2025 meeting, the small model picked the
+second; the calendar sum is done here instead, and the item is cited.
 
 >>> slots = scheduled_meetings(ensure_corpus(load_settings()).store)   # doctest: +SKIP
 >>> next_meeting(slots, date(2021, 9, 24)).written                      # doctest: +SKIP
-'Friday 10 December 2021'
+'Friday 10 December 2021 at 10.00am'
 """
 
 from __future__ import annotations
@@ -172,12 +172,11 @@ def reference_day(question: str, meeting_dates: list[str]) -> date | None:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def answer_when(question: str, store: Store) -> tuple[str, Slot] | None:
+def answer_when(question: str, store: Store, dates: list[str]) -> tuple[str, Slot] | None:
     """(answer citing [1], the slot it gives), when the question asks the date
     of a next or first meeting and the minutes set one; None leaves it to the usual path."""
     if not ASKS_A_DATE.search(question):
         return None
-    dates = store.meeting_dates()
     first = FIRST_OF_YEAR.search(question)
     if first:
         year = int(first.group(1))
@@ -193,11 +192,7 @@ def answer_when(question: str, store: Store) -> tuple[str, Slot] | None:
         return None
     if slot.set_on == after:
         return f"{_set_by(slot)} the next meeting for {slot.written} [1].", slot
-    return f"{_set_by(slot)} a meeting for {slot.written}, the first date set after {_day(after)} [1].", slot
-
-
-def _day(d: date) -> str:
-    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+    return f"{_set_by(slot)} a meeting for {slot.written}, the first date set after {format_date(after.isoformat())} [1].", slot
 
 
 def _set_by(slot: Slot) -> str:

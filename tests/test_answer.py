@@ -138,9 +138,11 @@ def test_next_meeting_dates_come_from_the_minutes_schedule(answerer, question, d
 
 def test_a_meetings_time_comes_with_its_date(corpus):
     # Said with the date ("18 June at 2.00pm"), or once for a list ("all at 10.00am: ...").
-    assert "18 June 2015 at 2.00pm" in schedule.answer_when("When was the meeting after 19 March 2015?", corpus.store)[0]
-    assert "Thursday 26 March 2026 at 10.00am" in schedule.answer_when(
-        "When is the meeting after 21 November 2025?", corpus.store)[0]
+    dates = corpus.store.meeting_dates()
+    after_march_2015 = schedule.answer_when("When was the meeting after 19 March 2015?", corpus.store, dates)
+    assert "18 June 2015 at 2.00pm" in after_march_2015[0]
+    after_november_2025 = schedule.answer_when("When is the meeting after 21 November 2025?", corpus.store, dates)
+    assert "Thursday 26 March 2026 at 10.00am" in after_november_2025[0]
 
 
 @pytest.mark.parametrize("question", [
@@ -149,7 +151,7 @@ def test_a_meetings_time_comes_with_its_date(corpus):
     "What will the next meeting discuss?",           # not a date question
 ])
 def test_other_questions_about_meetings_take_the_usual_path(corpus, question):
-    assert schedule.answer_when(question, corpus.store) is None
+    assert schedule.answer_when(question, corpus.store, corpus.store.meeting_dates()) is None
 
 
 def test_an_answer_without_the_amount_or_date_asked_for_is_no_answer():
