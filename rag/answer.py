@@ -102,6 +102,7 @@ STATES_DATE = re.compile(
     r"|spring|summer|autumn|winter|next meeting)\b", re.I)
 
 
+# A number, code or month the question itself names ("2014/15", "Q3", "£1,000", "March").
 QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.join(MONTHS)})\b", re.I)
 
 

@@ -51,7 +51,7 @@ class Slot:
     """One meeting date as a set of minutes gave it."""
 
     when: date
-    written: str          # as the minutes wrote it, weekday included
+    written: str          # as the minutes wrote it (weekday included), with year and time
     sentence: str         # the sentence that holds it, for the citation's quote
     item_id: int
     set_on: date          # the meeting that set it
@@ -79,7 +79,7 @@ def dates_in(text: str, set_on: date) -> list[tuple[date, str, int]]:
         except ValueError:      # "31 September"
             continue
         written = " ".join(m.group(0).replace(",", "").split()) + ("" if m.group(3) else f" {year}")
-        clock = CLOCK.match(text, m.end() + (len(text[m.end():]) - len(text[m.end():].lstrip())))
+        clock = CLOCK.match(text[m.end():].lstrip())
         if clock is None:
             # A list's shared time comes before its first date ("all at 10.00am: Friday ...").
             start = max(text.rfind(". ", 0, m.start()), 0)
