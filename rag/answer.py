@@ -25,6 +25,7 @@ from .evidence import Evidence, Passage, informative
 from .ingest import Corpus, ensure_corpus
 from .llm import get_llm
 from .models import resolve_llm_path
+from .selfcheck import ensure_native_ok
 from .records import Answer, Citation, Hit
 from .retrieve import MONTHS, Retriever, TimeScope, merge_filters, time_scope
 from .settings import Settings
@@ -161,6 +162,7 @@ class Answerer:
         self.retriever = Retriever(self.corpus, settings)
         self.evidence = Evidence(self.corpus, settings)
         self.progress = progress
+        self.echo = echo
         self._prompts: dict[str, str] = {}
 
     # --- helpers ---------------------------------------------------------------------
@@ -171,6 +173,8 @@ class Answerer:
 
     def llm(self, fast: bool = False, model: str | Path | None = None):
         path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
+        # A build that the CPU refuses would kill this process; prove it in a child first.
+        ensure_native_ok(path, self.settings.model_cache_dir, echo=self.echo if self.progress else None)
         return get_llm(str(path), self.settings.n_ctx, self.settings.threads)
 
     def build_messages(self, question: str, passages: list[Passage]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Command line: `ask QUESTION` and `rag ingest|items|search|ask|eval|bench|remove`.
+"""Command line: `ask QUESTION` and `rag ingest|items|search|ask|eval|bench|remove|doctor`.
 
 Thin over the library: every command is a few calls into ingest / retrieve / answer.
 Bad input prints one line starting with 'error:' and exits non-zero; never a traceback.
@@ -32,6 +32,7 @@ EXAMPLES_RAG = """examples:
   rag eval --no-llm               # retrieval and citation metrics in seconds
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
+  rag doctor                      # something wrong? checks the build, models, index, a generation
 """
 
 
@@ -229,6 +230,12 @@ def run_bench(args) -> int:
     return bench_main(args)
 
 
+def run_doctor(args) -> int:
+    from .doctor import run
+
+    return run(_settings(args))
+
+
 def build_rag_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag", description="Ask questions of council minutes: ingest, list, search, answer, evaluate.",
@@ -283,6 +290,15 @@ def build_rag_parser() -> argparse.ArgumentParser:
     be.add_argument("--queries", type=int, default=200, help="queries per size")
     be.add_argument("--out", help="also write the table as JSON here")
     be.set_defaults(func=run_bench)
+
+    doc = sub.add_parser(
+        "doctor", help="check the install: Python, the llama.cpp build, models, index, a generation",
+        description="Checks, one line each: Python; this CPU and the instruction sets it runs; the "
+                    "llama.cpp build (flags, recorded wheel, installed library); the models and their "
+                    "sha256; the index (items, chunks, FAISS manifest); and one short generation in a "
+                    "child process, so a native crash becomes a line. Exit status 1 if any check fails.")
+    doc.add_argument("--index-dir", metavar="DIR")
+    doc.set_defaults(func=run_doctor)
     return p
 
 
@@ -315,7 +331,7 @@ def ask_main(argv: list[str] | None = None) -> int:
 def rag_main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = build_rag_parser()
-    commands = {"ingest", "items", "search", "ask", "remove", "eval", "bench", "-h", "--help"}
+    commands = {"ingest", "items", "search", "ask", "remove", "eval", "bench", "doctor", "-h", "--help"}
     if argv and argv[0] not in commands:
         argv = ["ask", *argv]          # `rag "question"` answers, like `llm "question"`
     args = p.parse_args(argv)
