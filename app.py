@@ -149,15 +149,30 @@ def _e(text) -> str:
     return html.escape(str(text or ""), quote=True)
 
 
-def where_label(meeting_date: str | None, item: int | None, minute: int | None) -> tuple[str, str]:
+def where_label(meeting_date: str | None, item: int | None, minute: int | None,
+                code: str | None = None, pages: str | None = None) -> tuple[str, str]:
     from rag.records import format_date
 
     parts = []
-    if item is not None:
+    if code is not None:
+        parts.append(f"item {code}")
+    elif item is not None:
         parts.append(f"item {item}")
     if minute is not None:
         parts.append(f"minute {minute}")
+    if pages:
+        parts.append(f"{'pp.' if '-' in pages else 'p.'} {pages}")
     return format_date(meeting_date), ", ".join(parts) or "item number unknown"
+
+
+def doc_html(source, link) -> str:
+    """The document's name; a link that opens the original at the item's page or heading."""
+    url = link(source.doc, source.pages, source.anchor) if link else None
+    if not url:
+        return f'<div class="src-doc">{_e(source.doc)}</div>'
+    where = f" at page {source.pages.split('-')[0]}" if source.pages else ""
+    return (f'<div class="src-doc"><a class="src-open" href="{_e(url)}" target="_blank" rel="noopener">'
+            f'{_e(source.doc)}</a> <span class="src-note">(open the original{_e(where)})</span></div>')
 
 
 def highlight(body: str, quote: str) -> str:
@@ -190,8 +205,9 @@ def error_html(message: str) -> str:
             f'<p class="src-note">{_e(message)}</p></div>')
 
 
-def sources_html(answer, item_text, searched: str | None = None) -> str:
-    """The Sources panel for an Answer; item_text(item_id) gives an item's full body."""
+def sources_html(answer, item_text, searched: str | None = None, link=None) -> str:
+    """The Sources panel for an Answer; item_text(item_id) gives an item's full body and
+    link(doc, pages, anchor) a URL of the original file (None: no link)."""
     out = ['<div class="src-panel" data-state="done">']
     if answer.abstained:
         out.append(f'<h3 class="not-found">{NOT_IN_MINUTES}</h3>')
@@ -199,11 +215,11 @@ def sources_html(answer, item_text, searched: str | None = None) -> str:
             out.append('<p class="src-note">Closest agenda items — they do <b>not</b> answer the question:</p>'
                        '<ol class="closest-list">')
             for h in answer.closest:
-                date, where = where_label(h.meeting_date, h.item, h.minute)
+                date, where = where_label(h.meeting_date, h.item, h.minute, h.code, h.pages)
                 out.append(
                     f'<li class="closest" data-doc="{_e(h.doc)}" data-date="{_e(h.meeting_date)}" '
                     f'data-item="{_e(h.item)}"><div class="src-head"><b>{_e(date)}</b> · {_e(where)} · '
-                    f'{_e(h.title)}</div><div class="src-doc">{_e(h.doc)}</div>'
+                    f'{_e(h.title)}</div>{doc_html(h, link)}'
                     f'<details><summary>Full item text</summary><div class="item-body">'
                     f'{highlight(item_text(h.item_id) or h.item_text or h.text, "")}</div></details></li>')
             out.append("</ol>")
@@ -212,13 +228,13 @@ def sources_html(answer, item_text, searched: str | None = None) -> str:
     else:
         out.append('<h3>Sources</h3><ol class="sources-list">')
         for c in answer.citations:
-            date, where = where_label(c.meeting_date, c.item, c.minute)
+            date, where = where_label(c.meeting_date, c.item, c.minute, c.code, c.pages)
             body = item_text(c.item_id)
             out.append(
                 f'<li class="source" value="{c.n}" data-n="{c.n}" data-doc="{_e(c.doc)}" '
                 f'data-date="{_e(c.meeting_date)}" data-item="{_e(c.item)}">'
                 f'<div class="src-head"><b>{_e(date)}</b> · {_e(where)} · {_e(c.title)}</div>'
-                f'<div class="src-doc">{_e(c.doc)}</div>'
+                f'{doc_html(c, link)}'
                 f'<blockquote class="src-quote"><mark>{_e(c.quote)}</mark></blockquote>'
                 + (f'<details><summary>Full item text</summary><div class="item-body">'
                    f'{highlight(body, c.quote)}</div></details>' if body else "")
@@ -267,6 +283,24 @@ class App:
                 return self.answerer.corpus.store.item(item_id).body
         except Exception:     # an item replaced by a re-upload since the answer
             return ""
+
+    def document_link(self, name: str, pages: str | None, anchor: str | None) -> str | None:
+        """URL of an ingested file as the app serves it, opened at the page or heading
+        (PDF viewers honour #page=N; browsers scroll to #id)."""
+        from urllib.parse import quote
+
+        with self.answerer.corpus.lock:
+            path = next((p for _, p, n in self.answerer.corpus.store.documents() if n == name), None)
+        if not path:
+            return None
+        fragment = f"#page={pages.split('-')[0]}" if pages else (f"#{quote(anchor)}" if anchor else "")
+        return f"/gradio_api/file={quote(path)}{fragment}"
+
+    def served_folders(self) -> list[str]:
+        """The folders of ingested files and of uploads: the only files the app will serve."""
+        with self.answerer.corpus.lock:
+            folders = {str(Path(p).parent) for _, p, _ in self.answerer.corpus.store.documents()}
+        return sorted(folders | {str(self.upload_dir)})
 
     def documents(self) -> list[str]:
         with self.answerer.corpus.lock:
@@ -341,7 +375,7 @@ class App:
         history.append({"role": "assistant", "content": chat_text(answer)})
         searched = question if question != message else None
         try:
-            panel = sources_html(answer, self.item_text, searched)
+            panel = sources_html(answer, self.item_text, searched, link=self.document_link)
         except Exception as exc:  # never let rendering turn an answer into a traceback
             log.error("rendering sources failed", exc_info=exc)
             panel = error_html("The sources could not be shown.")
@@ -523,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
                            font_mono=["ui-monospace", "Consolas", "monospace"])
     print(f"Open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", flush=True)
     demo.launch(server_name=host, server_port=port, share=args.share, theme=theme, css=CSS,
-                show_error=False, footer_links=[])
+                show_error=False, footer_links=[], allowed_paths=app.served_folders())
     return 0
 
 

@@ -260,10 +260,8 @@ class Answerer:
         for n in sorted(cited, key=lambda x: text.find(f"[{x}]")):
             p = by_n[n]
             h = p.hit
-            citations.append(Citation(n=n, doc=h.doc, meeting_date=h.meeting_date, item=h.item,
-                                      minute=h.minute, title=h.title, item_id=h.item_id, kind=h.kind,
-                                      quote=cite.quote_for(p, [claims[i] for i in cited[n]],
-                                                           claim_vecs[cited[n]])))
+            citations.append(Citation.of(n, h, cite.quote_for(p, [claims[i] for i in cited[n]],
+                                                              claim_vecs[cited[n]]), h.item_id))
         return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
 
     # --- the public call -------------------------------------------------------------
@@ -354,8 +352,7 @@ class Answerer:
         it = self.corpus.store.item(slot.item_id)
         if on_token:
             on_token(text)
-        citation = Citation(n=1, doc=it.doc, meeting_date=it.meeting_date, item=it.item, minute=it.minute,
-                            title=it.title, item_id=slot.item_id, kind=it.kind, quote=slot.sentence)
+        citation = Citation.of(1, it, slot.sentence, slot.item_id)
         return Answer(question, text, False, citations=[citation],
                       timings_ms={"total": (time.perf_counter() - t0) * 1000}, mode="schedule")
 

@@ -30,6 +30,7 @@ EXAMPLES_RAG = """examples:
   rag search --k 5 "ECINS"
   rag ask "what happened to the DArDR post?"
   rag eval --no-llm               # retrieval and citation metrics in seconds
+  rag eval --layouts              # agenda items found in 20 real minutes of other bodies
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
   rag doctor                      # something wrong? checks the build, models, index, a generation
@@ -283,6 +284,10 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=5, metavar="K", help="k for recall@k (default 5)")
     ev.add_argument("--out", help="report path (default eval/results/<timestamp>.json)")
     ev.add_argument("--index-dir", metavar="DIR")
+    ev.add_argument("--layouts", action="store_true",
+                    help="only the agenda-item table: precision / recall / titles per real minutes "
+                         "document against hand-written items (tests/layouts/), in seconds")
+    ev.add_argument("--layout-dir", metavar="DIR", help="another folder of documents with .truth.json files")
     ev.set_defaults(func=run_eval)
 
     be = sub.add_parser("bench", help="latency / memory / throughput benchmark")

@@ -205,6 +205,8 @@ def main(args) -> int:
     from .tutorial import TutorialRAG
 
     console = Console(width=150)
+    if getattr(args, "layouts", False):
+        return layout_main(args, console)
     questions = load_questions(Path(args.questions) if args.questions else None)
     if args.limit:
         questions = questions[: args.limit]
@@ -234,6 +236,12 @@ def main(args) -> int:
         report["systems"][name] = score_answers(questions, rows)
         report["latency"][name] = latency(rows)
     report["answers"] = {name: rows for name, rows in systems.items()}
+    from . import layouts
+
+    scores = layouts.score_all()
+    report["layouts"] = {"overall": layouts.totals(scores),
+                         "documents": [dict(vars(s), precision=s.precision, recall=s.recall,
+                                            title_accuracy=s.title_accuracy) for s in scores]}
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = Path(args.out) if args.out else RESULTS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}.json"
@@ -265,10 +273,28 @@ def main(args) -> int:
                       fmt(m["citation_recall"]), fmt(m["abstention_precision"]), fmt(m["abstention_recall"]),
                       f"{lat['p50_s']:.2f}", f"{lat['p95_s']:.2f}", fmt(lat["first_token_p50_s"]))
     console.print(table)
+    console.print(f"Agenda items found in real minutes of other bodies ({layouts.LAYOUT_DIR.name}/):")
+    console.print(layouts.report(scores), highlight=False)
     console.print(f"report: {out}")
     if previous:
         console.print(f"compared with {previous['_path']}: "
                       + ("no regressions" if not report["regressions"] else ""))
         for line in report["regressions"]:
             console.print(f"[red]{line}[/red]")
+    return 0
+
+
+def layout_main(args, console) -> int:
+    """`rag eval --layouts`: item precision / recall per real minutes document, in seconds."""
+    from . import layouts
+
+    folders = ([Path(args.layout_dir)] if getattr(args, "layout_dir", None)
+               else [layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR])
+    for folder in folders:
+        truth = sorted(folder.glob("*.truth.json"))
+        if not truth:
+            console.print(f"error: no *.truth.json files in {folder}")
+            return 2
+        console.print(f"\n{folder}:", highlight=False)
+        console.print(layouts.report([layouts.score_document(f) for f in truth]), highlight=False)
     return 0

@@ -17,9 +17,9 @@ import numpy as np
 from .chunk import chunk_item
 from .embed import DIMENSION, get_embedder
 from .index import VectorIndex
-from .load import SUPPORTED, LoadError, load_text
+from .load import SUPPORTED, LoadError
 from .models import EMBEDDING_MODEL_NAME
-from .parse import parse_document
+from .parse import parse_file
 from .settings import Settings
 from .store import Store
 
@@ -159,7 +159,7 @@ class Corpus:
             previous = self.store.document_hash(key)
             if previous == sha:
                 return FileResult(str(f), "unchanged")
-            items = parse_document(f.name, load_text(f), committee=committee)
+            items = parse_file(f, committee=committee)
             if not items:
                 raise LoadError("no agenda items found")
         except LoadError as exc:

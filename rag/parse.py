@@ -19,7 +19,7 @@ from .records import MONTHS, Item
 
 _MONTH_RE = "|".join(MONTHS)
 DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE}),?\s+(\d{{4}})\b", re.I)
-FILE_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?:-(\d{2}))?(?!\d)")
+FILE_DATE_RE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})(?:-?(\d{2}))?(?!\d)")
 MINUTES_START = re.compile(
     r"^\W*Minutes of (?:a|the) (?:meeting|proceedings) of (?:the )?(?P<body>.+?) held\b", re.I
 )
@@ -330,3 +330,51 @@ def parse_document(doc: str, text: str, committee: str | None = None) -> list[It
             add("minutes", _clean_agenda_text(r["title"]), r["body"], date, part.committee,
                 item=number, minute=r["number"])
     return items
+
+
+def uses_sample_layouts(text: str) -> bool:
+    """The three layouts this module was written for (ModernGov web captures, numbered
+    minutes opening "Minutes of a meeting of ... held", agenda packs under board headings).
+    Everything else goes to the general segmenter (rag/segment.py)."""
+    if is_web_capture(text):
+        return True
+    return any(p.kind in ("minutes", "agenda") for p in split_parts(text))
+
+
+def parse_blocks(doc: str, blocks: list, committee: str | None = None, text: str | None = None) -> list[Item]:
+    """All agenda items of one loaded file: the sample layouts as before, any other layout
+    through the general segmenter (numbering, typography, file numbers, else sections)."""
+    from .segment import segment
+
+    if text is None:
+        text = "\n".join(b.text for b in blocks)
+    if doc.lower().endswith((".txt", ".md")) and uses_sample_layouts(text):
+        items = parse_document(doc, text, committee=committee)
+        if sum(it.kind != "header" for it in items) >= 3:
+            return items
+    file_date = date_from_filename(doc)
+    items: list[Item] = []
+    for meeting in segment(blocks, file_date=file_date):
+        comm = committee or meeting.body
+        if len(meeting.header) > 30:
+            items.append(Item(doc=doc, kind="header", position=len(items) + 1, title="Meeting details",
+                              body=meeting.header, meeting_date=meeting.date, committee=comm))
+        for seg in meeting.items:
+            number = int(seg.label) if seg.label and seg.label.isdigit() else None
+            pages = None
+            if seg.pages:
+                pages = str(seg.pages[0]) if seg.pages[0] == seg.pages[1] else f"{seg.pages[0]}-{seg.pages[1]}"
+            items.append(Item(
+                doc=doc, kind="section" if meeting.sections else "minutes", position=len(items) + 1,
+                title=seg.title, body=seg.text, meeting_date=meeting.date, committee=comm,
+                item=number, resolution=extract_resolution(seg.text), title_derived=seg.title_derived,
+                code=seg.label, pages=pages, anchor=seg.anchor))
+    return items
+
+
+def parse_file(path, committee: str | None = None) -> list[Item]:
+    """Load one minutes file (any supported type) and return its agenda items."""
+    from .load import load_blocks, load_text
+
+    text = load_text(path) if path.suffix.lower() in (".txt", ".md") else None
+    return parse_blocks(path.name, load_blocks(path), committee=committee, text=text)

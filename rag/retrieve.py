@@ -116,5 +116,6 @@ class Retriever:
                             meeting_date=it.meeting_date, item=it.item, minute=it.minute,
                             title=it.title, kind=it.kind, text=info[cid][1], item_text=it.body,
                             committee=it.committee, dense_rank=dense_rank.get(cid),
-                            keyword_rank=keyword_rank.get(cid)))
+                            keyword_rank=keyword_rank.get(cid), code=it.code, pages=it.pages,
+                            anchor=it.anchor))
         return hits

@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS items (
     item INTEGER,
     minute INTEGER,
     resolution TEXT,
-    title_derived INTEGER NOT NULL DEFAULT 0
+    title_derived INTEGER NOT NULL DEFAULT 0,
+    code TEXT,
+    pages TEXT,
+    anchor TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -117,13 +120,16 @@ class Filters:
 
 
 ITEM_COLUMNS = ("i.id, d.name, i.kind, i.position, i.title, i.body, i.meeting_date, "
-                "i.committee, i.item, i.minute, i.resolution, i.title_derived")
+                "i.committee, i.item, i.minute, i.resolution, i.title_derived, i.code, i.pages, i.anchor")
+# Columns added after the first release: an older database gains them when opened.
+LATER_ITEM_COLUMNS = ("code", "pages", "anchor")
 
 
 def _row_to_item(row) -> Item:
     return Item(doc=row[1], kind=row[2], position=row[3], title=row[4], body=row[5],
                 meeting_date=row[6], committee=row[7], item=row[8], minute=row[9],
-                resolution=row[10], title_derived=bool(row[11]))
+                resolution=row[10], title_derived=bool(row[11]), code=row[12], pages=row[13],
+                anchor=row[14])
 
 
 class Store:
@@ -132,6 +138,11 @@ class Store:
         self.path = path
         self.db = sqlite3.connect(str(path), check_same_thread=False)
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+        with self.db:
+            for column in LATER_ITEM_COLUMNS:
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -163,9 +174,11 @@ class Store:
             for it in items:
                 item_id = self.db.execute(
                     "INSERT INTO items (doc_id, position, kind, title, body, meeting_date, committee,"
-                    " item, minute, resolution, title_derived) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " item, minute, resolution, title_derived, code, pages, anchor)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (doc_id, it.position, it.kind, it.title, it.body, it.meeting_date, it.committee,
-                     it.item, it.minute, it.resolution, int(it.title_derived)),
+                     it.item, it.minute, it.resolution, int(it.title_derived), it.code, it.pages,
+                     it.anchor),
                 ).lastrowid
                 for ch in chunker(it, item_id):
                     cid = self.db.execute(

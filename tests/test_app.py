@@ -338,3 +338,25 @@ def test_browser_upload_makes_new_minutes_searchable(page, server, tmp_path):
     page.get_by_text("Filters", exact=True).click()
     page.locator("#doc-filter input").first.click()
     assert page.get_by_role("option", name=name).count() == 1
+
+
+@pytest.mark.browser
+def test_browser_source_opens_the_original_pdf_at_its_page(page, server):
+    """A real PDF of another council, uploaded; its source links to the file at the item's page."""
+    from rag.layouts import LAYOUT_DIR
+
+    pdf = LAYOUT_DIR / "alameda-planning-board-2023-09-11.pdf"
+    page.get_by_text("Add minutes", exact=True).click()
+    page.locator("#upload input[type=file]").set_input_files(str(pdf))
+    page.wait_for_function(
+        "() => (document.querySelector('#upload-result')?.innerText || '').includes('Upload results')",
+        timeout=120_000)
+    assert re.search(rf"{re.escape(pdf.name)}: added, [1-9]\d* agenda items", page.inner_text("#upload-result"))
+
+    ask(page, "What did the Alameda Planning Board decide about the South Shore Center parcel map?")
+    link = page.locator(f'#sources [data-doc="{pdf.name}"] a.src-open').first
+    href = link.get_attribute("href")
+    assert href and "/gradio_api/file=" in href and re.search(r"#page=\d+$", href), href
+    assert "p." in page.locator(f'#sources [data-doc="{pdf.name}"] .src-head').first.inner_text()
+    with urllib.request.urlopen(server["url"].rstrip("/") + href.split("#")[0], timeout=30) as r:
+        assert r.status == 200 and r.read(5) == b"%PDF-"
