@@ -43,72 +43,6 @@ ALL_DOCS = "All documents"
 NOT_IN_MINUTES = "Not in the minutes"
 
 # --------------------------------------------------------------------------------------
-# Follow-up questions -> standalone questions (no LLM: a few rules, instant)
-# --------------------------------------------------------------------------------------
-FOLLOWUP_WORDS = {
-    "it", "its", "it's", "they", "them", "their", "theirs", "that", "this", "those", "these",
-    "he", "him", "his", "she", "her", "hers", "there", "then", "such", "same", "former", "latter",
-}
-# "the post", "the report" ... a definite noun that leans on the previous question.
-FOLLOWUP_PHRASE = re.compile(
-    r"\b(?:the|that|this)\s+(?:post|report|item|plan|strategy|scheme|project|proposal|decision|"
-    r"funding|money|grant|review|update|programme|issue|matter|officer|role)\b",
-    re.I)
-FOLLOWUP_START = re.compile(r"^\s*(?:and|also|what about|how about|and what|so|then|why not)\b", re.I)
-SUBJECT_STOPWORDS = {
-    "a", "an", "and", "are", "as", "at", "be", "been", "by", "can", "could", "did", "do", "does",
-    "for", "from", "get", "got", "had", "has", "have", "how", "i", "in", "into", "is", "it", "its",
-    "me", "much", "many", "of", "on", "or", "please", "said", "say", "says", "should", "tell",
-    "that", "the", "their", "there", "these", "they", "this", "those", "to", "was", "were", "what",
-    "when", "where", "which", "who", "whom", "why", "will", "with", "would", "about", "any",
-    "happened", "happen", "happens", "decided", "decide", "agreed", "discussed", "presented",
-    "present", "mentioned", "said", "we", "you", "our", "your", "he", "she", "him", "her", "his",
-    "them", "then", "also", "so", "up", "out", "if", "not", "no", "yes", "than", "more", "most",
-    "board", "meeting", "meetings", "minutes", "council", "fund", "funds", "funded", "give", "gave",
-}
-ABOUT = re.compile(r"\s*\(about:\s*([^)]*)\)\s*$")
-WORD = re.compile(r"[A-Za-z0-9£][A-Za-z0-9£'&/.-]*[A-Za-z0-9]|[A-Za-z0-9]")
-
-
-def subject_words(question: str, limit: int = 6) -> list[str]:
-    """The content words of a question, in order: 'what happened to the DArDR post?' -> DArDR, post."""
-    m = ABOUT.search(question)
-    carried = m.group(1).split() if m else []
-    own = WORD.findall(ABOUT.sub("", question))
-    out: list[str] = []
-    for w in own + carried:
-        w = w.strip(".'")
-        if w and w.lower() not in SUBJECT_STOPWORDS and w.lower() not in FOLLOWUP_WORDS \
-                and w.lower() not in {x.lower() for x in out}:
-            out.append(w)
-    return out[:limit]
-
-
-def is_followup(question: str) -> bool:
-    words = WORD.findall(question)
-    return (len(words) <= 4 or any(w.lower() in FOLLOWUP_WORDS for w in words)
-            or bool(FOLLOWUP_PHRASE.search(question)) or bool(FOLLOWUP_START.match(question)))
-
-
-def rewrite_followup(question: str, previous: str | None) -> str:
-    """Make a follow-up stand alone by naming the subject of the previous question.
-
-    >>> rewrite_followup("who funds it?", "what happened to the DArDR post?")
-    'who funds it? (about: DArDR post)'
-    >>> rewrite_followup("What was decided about Community Protection Notices?", "what about it?")
-    'What was decided about Community Protection Notices?'
-    """
-    question = " ".join((question or "").split())
-    if not previous or not question or not is_followup(question):
-        return question
-    have = {w.lower() for w in WORD.findall(question)}
-    subject = [w for w in subject_words(previous) if w.lower() not in have]
-    if not subject:
-        return question
-    return f"{question} (about: {' '.join(subject)})"
-
-
-# --------------------------------------------------------------------------------------
 # Filters
 # --------------------------------------------------------------------------------------
 DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -310,6 +244,7 @@ class App:
     def respond(self, message, history, asked, date_from, date_to, doc, quick):
         """Generator for the chat: yields (textbox, chat, asked-state, sources-html)."""
         from rag.answer import QuestionError
+        from rag.plan import rewrite_followup
 
         history = list(history or [])
         asked = list(asked or [])
@@ -324,7 +259,10 @@ class App:
             history.append({"role": "assistant", "content": str(exc)})
             yield "", history, asked, error_html(str(exc))
             return
-        question = rewrite_followup(message, asked[-1] if asked else None)
+        previous = asked[-1] if asked else None
+        # The plan stage reads a follow-up ("who funds it?") as being about the previous
+        # question's subject, the same way for the CLI's --after.
+        question = rewrite_followup(message, previous)
         asked.append(question)
         yield "", history, asked, status_html("Searching the minutes…")
 
@@ -334,8 +272,8 @@ class App:
 
         def work():
             try:
-                result["answer"] = self.answerer.ask(question, filters=filters, no_llm=bool(quick),
-                                                     on_token=pieces.put)
+                result["answer"] = self.answerer.ask(message, filters=filters, no_llm=bool(quick),
+                                                     on_token=pieces.put, previous=previous)
             except BaseException as exc:      # shown as one line below
                 result["error"] = exc
             finally:

@@ -420,7 +420,7 @@ def main(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .cli import UserError
+    from .errors import UserError
     from .ingest import ensure_corpus
     from .settings import load_settings
 

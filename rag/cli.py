@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import UserError
+
 EXAMPLES_ASK = """examples:
   ask "what happened to the DArDR post?"
   ask --no-llm "how much funding did the Violence Reduction Network get?"
@@ -37,17 +39,10 @@ EXAMPLES_RAG = """examples:
 """
 
 
-class UserError(Exception):
-    """Shown to the user as one line."""
-
-
 def _settings(args):
-    from .settings import load_settings
+    from .settings import settings_for
 
-    s = load_settings()
-    if getattr(args, "index_dir", None):
-        s = s.with_overrides(index_dir=Path(args.index_dir))
-    return s
+    return settings_for(getattr(args, "index_dir", None))
 
 
 def _filters(args):
@@ -81,6 +76,9 @@ def _add_ask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fast", action="store_true", help="use the smaller 0.5B model (faster, less accurate)")
     p.add_argument("--model", metavar="PATH", help="any GGUF chat model file instead of the bundled one")
     p.add_argument("--no-llm", action="store_true", help="no generation: quote the best supporting sentences")
+    p.add_argument("--after", metavar="QUESTION",
+                   help="the question asked just before (a follow-up such as \"who funds it?\" is "
+                        "then read as being about its subject, as in the chat)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: index/ in the project)")
     _add_filter_args(p)
 
@@ -109,7 +107,7 @@ def run_ask(args) -> int:
     answerer = Answerer(settings, progress=not args.json, echo=lambda m: err.print(m))
     if args.json:
         answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                              no_llm=args.no_llm)
+                              no_llm=args.no_llm, previous=args.after)
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
     from rich.console import Console
@@ -119,7 +117,7 @@ def run_ask(args) -> int:
     out = Console(highlight=False)
     if not out.is_terminal:
         answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                              no_llm=args.no_llm)
+                              no_llm=args.no_llm, previous=args.after)
         print(answer.answer)
     else:
         shown: list[str] = []
@@ -131,7 +129,7 @@ def run_ask(args) -> int:
                 live.update(Text("".join(shown)))
 
             answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                                  no_llm=args.no_llm, on_token=on_token)
+                                  no_llm=args.no_llm, on_token=on_token, previous=args.after)
             live.update(Text(answer.answer))
     if answer.abstained:
         if answer.closest:

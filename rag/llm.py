@@ -36,6 +36,10 @@ class LLM:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def count_prompt(self, messages: list[dict]) -> int:
+        """Prompt tokens of a chat request (message texts plus a few per message for the template)."""
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
     def stream(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> Iterator[str]:
         with self.lock:
             for part in self.model.create_chat_completion(

@@ -65,6 +65,10 @@ class Settings:
     confident_floor: float = 0.75
     # A meeting joins a "what happened to X" timeline only on clearer evidence than that.
     timeline_floor: float = 0.40
+    # Answer rules switched off, comma-separated (RAG_RULES_OFF=amount_date,grounding): for
+    # the ablation table in eval/README.md. Names: amount_date, grounding, quote_fallback,
+    # closest_says, margin, parts, timeline, schedule.
+    rules_off: str = ""
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -92,3 +96,9 @@ def load_settings() -> Settings:
             except ValueError as exc:
                 raise SystemExit(f"error: RAG_{f.name.upper()}={raw!r} is not a valid value ({exc})")
     return Settings(**changes)
+
+
+def settings_for(index_dir: str | Path | None = None) -> Settings:
+    """load_settings(), with --index-dir applied when given."""
+    s = load_settings()
+    return s.with_overrides(index_dir=Path(index_dir)) if index_dir else s

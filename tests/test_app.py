@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.plan import rewrite_followup
+
 import app
 from rag.records import Answer, Citation, Hit
 from rag.settings import PROJECT_ROOT
@@ -62,7 +64,7 @@ Street lighting upgrade. Minutes: The Board noted progress on replacing street l
     ("  who   funds it? ", "", "who funds it?"),
 ])
 def test_rewrite_followup(question, previous, expected):
-    assert app.rewrite_followup(question, previous) == expected
+    assert rewrite_followup(question, previous) == expected
 
 
 def test_build_filters_accepts_and_normalises_dates():

@@ -1,0 +1,276 @@
+"""The shared steps under every answer strategy: retrieve for a plan, pick evidence,
+generate, and check the answer's citations.
+
+Strategies (rag/strategies.py) call these; nothing here decides what kind of question it is.
+The guarantee lives in ``finish``: every ``[n]`` left in an answer points at a passage that
+was retrieved and shown to the model, each citation carries the sentence of the item that
+best supports it, and an answer that declines shows the closest items instead of sources.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import cite
+from .cite import CLAIM_SPLIT, MARKER, CitationFilter
+from .embed import get_embedder
+from .evidence import Evidence, Passage, informative
+from .ingest import Corpus
+from .llm import get_llm
+from .models import resolve_llm_path
+from .plan import Plan
+from .records import MONTHS, Answer, Citation, Hit
+from .retrieve import Retriever, merge_filters
+from .selfcheck import ensure_native_ok
+from .settings import Settings
+from .store import Filters
+
+ABSTAIN_TEXT = "The minutes provided do not say."
+# Phrases with which models decline; an answer made of them is an abstention.
+DECLINE = re.compile(
+    r"minutes provided do not say|(?:do|does|did) not (?:say|mention|state|contain|specify|provide|include|answer)"
+    r"|no (?:information|mention|details?|record)|not (?:mentioned|stated|specified|provided|available|found)"
+    r"|cannot (?:answer|find|determine)|can't (?:answer|find|determine)|unable to (?:answer|find|determine)"
+    r"|i don't know|i do not know|there is no indication",
+    re.I,
+)
+# A question about what happened at a meeting, not about a period the minutes discuss.
+ABOUT_A_MEETING = re.compile(r"\b(?:meetings?|met|minutes|agenda)\b", re.I)
+ASKS_WHEN = re.compile(r"^\s*when\b|^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
+
+# A question asking for an amount or a date is not answered by a sentence holding none:
+# "How many fixed penalty notices were issued?" is not answered by "a query about the low
+# number of fixed penalty notices would be investigated". (Switchable: rule "amount_date".)
+ASKS_AMOUNT = re.compile(
+    r"\bhow many\b|\bhow much\b(?! (?:progress|support|work|effort|interest|attention|concern|of)\b)"
+    r"|\bwhat (?:is|was|were|are) the (?:total |overall )?(?:number|amount|cost|value|sum|percentage)\b", re.I)
+STATES_AMOUNT = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+    r"|hundred|thousand|million|billion|half|dozen|none|zero|single|no one|nobody|nothing)\b", re.I)
+ASKS_DATE = re.compile(r"^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
+STATES_DATE = re.compile(
+    rf"\d|\b(?:{'|'.join(MONTHS)}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+    r"|spring|summer|autumn|winter|next meeting)\b", re.I)
+# A number, code or month the question itself names ("2014/15", "Q3", "£1,000", "March").
+QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.join(MONTHS)})\b", re.I)
+
+
+def misses_the_ask(question: str, text: str) -> bool:
+    """True when the question wants an amount or a date and the answer states none (the
+    question's own numbers and months, said back, are not one: "the 2014/15 Q3 dashboard
+    showed referrals" does not say how many)."""
+    plain = MARKER.sub("", text)
+    for said in set(QUESTION_FIGURE.findall(question)):
+        plain = re.sub(rf"(?<!\w){re.escape(said)}(?!\w)", " ", plain, flags=re.I)
+    return bool((ASKS_AMOUNT.search(question) and not STATES_AMOUNT.search(plain))
+                or (ASKS_DATE.search(question) and not STATES_DATE.search(plain)))
+
+
+def is_abstention(text: str) -> bool:
+    """True when the answer declines rather than answers (short answers only: a long
+    answer that says 'no details were given' about one point still answers)."""
+    stripped = MARKER.sub("", text).strip()
+    return not stripped or (bool(DECLINE.search(stripped)) and len(stripped) < 160)
+
+
+def attach(claim: str, n: int | None) -> str:
+    """Cite passage n at the end of a sentence, before its full stop."""
+    if n is None:
+        return claim
+    body = claim.rstrip()
+    return f"{body[:-1].rstrip()} [{n}]." if body.endswith(".") else f"{body} [{n}]"
+
+
+class Steps:
+    """The corpus, retriever, evidence scorer and model of one Answerer, and the steps on them."""
+
+    def __init__(self, settings: Settings, corpus: Corpus, progress: bool = True, echo=print):
+        self.settings = settings
+        self.corpus = corpus
+        self.retriever = Retriever(corpus, settings)
+        self.evidence = Evidence(corpus, settings)
+        self.progress = progress
+        self.echo = echo
+        self._prompts: dict[str, str] = {}
+
+    def rule(self, name: str) -> bool:
+        """Whether a switchable answer rule is on (RAG_RULES_OFF lists those switched off)."""
+        return name not in {r.strip() for r in self.settings.rules_off.split(",")}
+
+    # --- prompts and model ---------------------------------------------------------------
+    def prompt(self, name: str) -> str:
+        if name not in self._prompts:
+            self._prompts[name] = (Path(self.settings.prompts_dir) / f"{name}.txt").read_text().strip()
+        return self._prompts[name]
+
+    def llm(self, fast: bool = False, model: str | Path | None = None):
+        path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
+        # A build that the CPU refuses would kill this process; prove it in a child first.
+        ensure_native_ok(path, self.settings.model_cache_dir, echo=self.echo if self.progress else None)
+        return get_llm(str(path), self.settings.n_ctx, self.settings.threads)
+
+    # --- retrieve ------------------------------------------------------------------------
+    def retrieve(self, plan: Plan, question: str | None = None) -> list[Hit]:
+        """The plan's items: searched under its time scope and the user's filters; a time
+        with no minutes widens only where the minutes can speak about it."""
+        question = question or plan.question
+        scope = plan.scope
+        chosen = merge_filters(plan.filters, scope.filters)
+        hits = self.retriever.search(question, k=plan.k, filters=chosen)
+        if not hits and scope.year and not plan.filters.active():
+            # No meeting at that time. A month ("the 12 months to December 2014") or a year
+            # after the last meeting ("the meeting in March 2026") can still be what the
+            # minutes talk about: widen, keeping only items that name it. A bare past year
+            # ("decided in 2023") or a month's meeting ("the June 2025 meeting") with no
+            # minutes stays unanswered: other meetings cannot say what happened at it,
+            # though they can say when it was to be held.
+            dates = self.corpus.store.meeting_dates()
+            month = bool(scope.label) and scope.label.split()[0] in MONTHS
+            named = scope.label if month and not ABOUT_A_MEETING.search(question) else None
+            if ASKS_WHEN.search(question):
+                named = scope.label if month else scope.year
+            if named or (dates and scope.year > dates[-1][:4]):
+                wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
+                hits = [h for h in wider if (named or scope.year).lower() in h.item_text.lower()]
+        return hits
+
+    def search(self, query: str, k: int, filters: Filters) -> list[Hit]:
+        return self.retriever.search(query, k=k, filters=filters)
+
+    # --- evidence ------------------------------------------------------------------------
+    def relevant(self, question: str, hits: list[Hit]) -> list[Passage]:
+        """Passages of the hits that clear the relevance floor, best first."""
+        return self.evidence.relevant(self.evidence.passages(question, hits) if hits else [])
+
+    def number(self, passages: list[Passage]) -> None:
+        for new_n, p in enumerate(passages, 1):
+            p.n = new_n
+
+    # --- generate ------------------------------------------------------------------------
+    def build_messages(self, question: str, passages: list[Passage]) -> list[dict]:
+        blocks = [f"[{p.n}] {p.label()}\n{p.evidence_text()}" for p in passages]
+        user = self.prompt("user").format(passages="\n\n".join(blocks), question=question)
+        return [{"role": "system", "content": self.prompt("answer")},
+                {"role": "user", "content": user}]
+
+    def generate(self, question: str, passages: list[Passage], fast, model,
+                 on_token: Callable[[str], None] | None, timings: dict, t0: float) -> str:
+        llm = self.llm(fast=fast, model=model)
+        if "load_model" not in timings:
+            timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings.get("retrieve", 0) \
+                - timings.get("evidence", 0)
+        messages = self.build_messages(question, passages)
+        timings["prompt_tokens"] = timings.get("prompt_tokens", 0) + llm.count_prompt(messages)
+        filt = CitationFilter({p.n for p in passages})
+        parts: list[str] = []
+        start = time.perf_counter()
+        for piece in llm.stream(messages, max_tokens=self.settings.max_answer_tokens):
+            if "first_token" not in timings:
+                timings["first_token"] = (time.perf_counter() - t0) * 1000
+            parts.append(piece)
+            if on_token:
+                shown = filt.feed(piece)
+                if shown:
+                    on_token(shown)
+        if on_token:
+            rest = filt.flush()
+            if rest:
+                on_token(rest)
+        # Two-part questions generate twice; their times add up.
+        timings["generate"] = timings.get("generate", 0.0) + (time.perf_counter() - start) * 1000
+        return "".join(parts)
+
+    def extractive(self, passages: list[Passage]) -> str:
+        """No generation: the best supporting sentences, each cited."""
+        # Sentences of higher-ranked items are preferred a little on near-ties.
+        ranked = sorted(((float(p.scores[i]) - 0.05 * r, p.n, p.sentences[i])
+                         for r, p in enumerate(passages) for i in p.evidence
+                         if informative(p.sentences[i], p.hit.title)), reverse=True)[:2]
+        if not ranked:
+            ranked = [(0.0, passages[0].n, passages[0].best_sentence())]
+        return " ".join(f"{s} [{n}]" for _, n, s in ranked)
+
+    def misses_the_ask(self, question: str, text: str) -> bool:
+        """misses_the_ask(), unless rule "amount_date" is switched off."""
+        return self.rule("amount_date") and misses_the_ask(question, text)
+
+    # --- check citations -----------------------------------------------------------------
+    def decline(self, question: str, passages: list[Passage], closest: list[Hit], timings: dict,
+                mode: str) -> Answer:
+        """No answer from the model. When retrieval found a clear match, say what the closest
+        item does say, quoted and cited, rather than only that the minutes do not say."""
+        if passages and self.rule("closest_says") and max(p.best for p in passages) >= self.settings.confident_floor:
+            # Still a decline (no sources are claimed), but the reader sees what the best
+            # match says and finds that item first among the closest.
+            best = max(passages, key=lambda p: p.best)
+            text = (f"The minutes do not answer this directly. The closest item ({best.hit.citation()}) "
+                    f"says: “{best.best_sentence()}”")
+            first = [best.hit] + [h for h in closest if h.item_id != best.hit.item_id]
+            return Answer(question, text, True, closest=first[:3], timings_ms=timings, mode=mode)
+        return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
+
+    def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
+               timings: dict, mode: str, partial: bool = False, verbatim: bool = False) -> Answer:
+        """Turn raw model text into an Answer whose every citation is real and quoted.
+        partial: a two-part answer that says which part the minutes do not answer.
+        verbatim: the text is the minutes' own sentences, already cited where they stand."""
+        by_n = {p.n: p for p in passages}
+        text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
+        text = re.sub(r"[ \t]+\n", "\n", text).strip()
+        if not passages or (is_abstention(text) and not partial):
+            if text and not is_abstention(text):
+                return Answer(question, text, True, closest=closest, timings_ms=timings, mode=mode)
+            return self.decline(question, passages, closest, timings, mode)
+        embedder = get_embedder()
+        claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
+        claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
+        if not verbatim:
+            claims = [cite.repoint(c, v, passages) for c, v in zip(claims, claim_vecs)]
+            if any(MARKER.search(c) for c in claims):
+                # A sentence the model left uncited (it often cites only one of two) cites
+                # the passage that holds its names and supports it best.
+                claims = [c if MARKER.search(c) or is_abstention(c) else attach(c, cite.best_holder(c, v, passages))
+                          for c, v in zip(claims, claim_vecs)]
+        grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n) for c in claims]
+        if not any(grounded):
+            # The model tried to answer but named people or figures its passages lack.
+            # On a clear match the minutes' own best sentences answer better than a
+            # refusal; they are quoted, so they pass this check.
+            quoted = (self.extractive(passages)
+                      if self.rule("quote_fallback")
+                      and max(p.best for p in passages) >= self.settings.confident_floor else None)
+            if quoted and not self.misses_the_ask(question, quoted):
+                return self.finish(question, quoted, passages, closest, timings, mode)
+            return self.decline(question, passages, closest, timings, mode)
+        if not all(grounded):
+            # Drop sentences stating names or figures their passage does not contain.
+            claim_vecs = claim_vecs[[i for i, ok in enumerate(grounded) if ok]]
+            claims = [c for c, ok in zip(claims, grounded) if ok]
+            text = " ".join(claims)
+        else:
+            text = cite.rejoin(text, claims)
+        if not verbatim and not partial and self.misses_the_ask(question, text):
+            # What survived the check no longer holds the amount or date asked for.
+            return self.decline(question, passages, closest, timings, mode)
+        cited: dict[int, list[int]] = {}
+        for ci, claim in enumerate(claims):
+            for m in MARKER.finditer(claim):
+                for x in re.split(r"[,;]", m.group(1)):
+                    cited.setdefault(int(x), []).append(ci)
+        if not cited:
+            # The model cited nothing: attach the passage that best supports the answer.
+            support = [float((p.vectors @ claim_vecs.T).max()) for p in passages]
+            best = passages[int(np.argmax(support))]
+            text = text.rstrip() + f" [{best.n}]"
+            cited = {best.n: list(range(len(claims)))}
+        citations = []
+        for n in sorted(cited, key=lambda x: text.find(f"[{x}]")):
+            p = by_n[n]
+            citations.append(Citation.of(n, p.hit, cite.quote_for(p, [claims[i] for i in cited[n]],
+                                                                  claim_vecs[cited[n]]), p.hit.item_id))
+        return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)
