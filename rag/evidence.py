@@ -128,7 +128,7 @@ class Passage:
         return self.sentences[int(np.argmax(scores))]
 
     def mentions(self, terms: list[str]) -> bool:
-        text = (self.hit.item_text + " " + self.hit.title).lower()
+        text = re.sub(r"[-–]", " ", self.hit.item_text + " " + self.hit.title).lower()
         return any(t in text for t in terms)
 
 

@@ -75,6 +75,7 @@ class Corpus:
         self._index: VectorIndex | None = None
         self.lock = threading.RLock()
         self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
+        self._aliases: tuple[str, object] | None = None   # (corpus hash, Aliases)
 
     @classmethod
     def open(cls, settings: Settings) -> "Corpus":
@@ -96,6 +97,20 @@ class Corpus:
                 if self._index is None:
                     self._index = self.rebuild_index()
             return self._index
+
+    def aliases(self):
+        """The names matters go by in these minutes (rag/aliases.py), learnt once per corpus
+        state: each document's items are read together, so an acronym meets its expansion."""
+        from .aliases import Aliases
+
+        with self.lock:
+            state = self.store.corpus_hash()
+            if self._aliases is None or self._aliases[0] != state:
+                texts: dict[str, list[str]] = {}
+                for _, it in self.store.items():
+                    texts.setdefault(it.doc, []).append(f"{it.title}. {it.body}")
+                self._aliases = (state, Aliases.learn("\n".join(v) for v in texts.values()))
+            return self._aliases[1]
 
     def rebuild_index(self) -> VectorIndex:
         rows = self.store.chunk_rows()

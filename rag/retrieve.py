@@ -85,7 +85,10 @@ class Retriever:
         n = self.settings.candidates
         with self.corpus.lock:
             dense = self.dense(query, n, filters) if mode in ("hybrid", "dense") else []
-            keyword = self.keyword(query, n, filters) if mode in ("hybrid", "keyword") else []
+            # The other names the minutes give a matter the question names ("DArDR" was
+            # "domestic homicide reviews") join the keyword side.
+            others = self.corpus.aliases().expand(query) if mode in ("hybrid", "keyword") else []
+            keyword = self.keyword(" ".join([query, *others]), n, filters) if mode in ("hybrid", "keyword") else []
             return self._fuse(dense, keyword, k, mode)
 
     def _fuse(self, dense, keyword, k, mode) -> list[Hit]:

@@ -144,7 +144,11 @@ class Steps:
 
     # --- evidence ------------------------------------------------------------------------
     def relevant(self, question: str, hits: list[Hit]) -> list[Passage]:
-        """Passages of the hits that clear the relevance floor, best first."""
+        """Passages of the hits that clear the relevance floor, best first. Sentences are
+        scored against the question with the other names of what it names (rag/aliases.py)."""
+        others = self.corpus.aliases().expand(question)
+        if others:
+            question = f"{question} ({'; '.join(others)})"
         return self.evidence.relevant(self.evidence.passages(question, hits) if hits else [])
 
     def number(self, passages: list[Passage]) -> None:

@@ -218,7 +218,10 @@ def _anchor_terms(steps: Steps, question: str) -> list[str]:
     if not counts:
         return []
     rarest = min(n for n, _ in counts)
-    return [t for n, t in counts if n <= 1.5 * rarest]
+    anchors = [t for n, t in counts if n <= 1.5 * rarest]
+    # The matter under its other names, so the account follows it through a renaming.
+    aliases = steps.corpus.aliases()
+    return anchors + [name for a in anchors for name in sorted(aliases.names_for(a))]
 
 
 def _step_sentences(p: Passage, anchors: list[str]) -> list[str]:

@@ -288,3 +288,21 @@ def test_unsupported_names_and_figures_are_caught():
     assert unsupported("The OPCC gave £100,000 to Warning Zone [2].", source) == ["Warning", "Zone"]
     assert unsupported("The OPCC had £100,000 available [1].", source) == []
     assert unsupported("The OPCC had £250,000 available [1].", source) == ["£250,000"]
+
+
+def test_aliases_are_learnt_from_the_minutes(corpus):
+    aliases = corpus.aliases()
+    # "domestic abuse-related death reviews (previously known as domestic homicide reviews)",
+    # and the acronyms DArDR and DHRs, all in the minutes' own words.
+    assert aliases.names_for("DArDR") >= {"domestic abuse related death review", "domestic homicide review"}
+    assert "anti social behaviour" in aliases.names_for("ASB")
+    assert aliases.names_for("post") == set()
+
+
+def test_timeline_follows_a_matter_through_its_renaming(answerer):
+    ans = answerer.ask("what happened to the DArDR post?", no_llm=True)
+    cited = {(c.meeting_date, c.item) for c in ans.citations}
+    # March 2025 introduced the post as the Domestic Homicide Review Support Officer.
+    assert ("2025-03", 10) in cited and ("2025-09", 9) in cited
+    assert ans.answer.index("March 2025") < ans.answer.index("September 2025")
+    assert "in post since January 2025" in ans.answer
