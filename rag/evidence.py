@@ -108,10 +108,13 @@ class Passage:
     vectors: np.ndarray
     scores: np.ndarray
     evidence: list[int] = field(default_factory=list)   # indexes into sentences
+    # Its best score against the question under the other names of what it asks about
+    # (rag/aliases.py); sentences are still chosen by their own scores.
+    alias_best: float = 0.0
 
     @property
     def best(self) -> float:
-        return float(self.scores.max()) if len(self.scores) else 0.0
+        return max(float(self.scores.max()) if len(self.scores) else 0.0, self.alias_best)
 
     def label(self) -> str:
         return self.hit.citation()

@@ -146,10 +146,21 @@ class Steps:
     def relevant(self, question: str, hits: list[Hit]) -> list[Passage]:
         """Passages of the hits that clear the relevance floor, best first. Sentences are
         scored against the question with the other names of what it names (rag/aliases.py)."""
+        if not hits:
+            return []
+        passages = self.evidence.passages(question, hits)
         others = self.corpus.aliases().expand(question)
-        if others:
-            question = f"{question} ({'; '.join(others)})"
-        return self.evidence.relevant(self.evidence.passages(question, hits) if hits else [])
+        if not others:
+            return self.evidence.relevant(passages)
+        # An item is relevant when it is under the question's own words or under the other
+        # names of what it asks about (each judged against its own best); its sentences are
+        # still chosen by their own scores.
+        wide = self.evidence.passages(f"{question} ({'; '.join(others)})", hits)
+        keep = {p.hit.item_id for p in self.evidence.relevant(passages)}
+        keep |= {w.hit.item_id for w in self.evidence.relevant(wide)}
+        for p, w in zip(passages, wide):
+            p.alias_best = w.best
+        return [p for p in passages if p.hit.item_id in keep]
 
     def number(self, passages: list[Passage]) -> None:
         for new_n, p in enumerate(passages, 1):
