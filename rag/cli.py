@@ -273,7 +273,10 @@ def build_rag_parser() -> argparse.ArgumentParser:
     rm.set_defaults(func=run_remove)
 
     ev = sub.add_parser("eval", help="run the evaluation suite (eval/questions.jsonl)")
-    ev.add_argument("--questions", default=None, help="questions file (default eval/questions.jsonl)")
+    ev.add_argument("--questions", default=None, metavar="FILE[,FILE]",
+                    help="question files (default eval/questions.jsonl, the 'seen' split)")
+    ev.add_argument("--split", choices=["dev", "seen", "frozen"],
+                    help="dev: tune on it; seen: the older sets; frozen: written apart, report only")
     ev.add_argument("--no-llm", action="store_true", help="retrieval, citations and extractive answers only")
     ev.add_argument("--fast", action="store_true", help="evaluate the --fast model instead of the default")
     ev.add_argument("--model", metavar="PATH", help="evaluate this GGUF model")

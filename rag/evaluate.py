@@ -41,6 +41,24 @@ class Question:
     source: str = "samples"
 
 
+# The three splits: tune on dev, watch the old sets (seen), report the frozen one (written
+# apart from the code, never read while changing it).
+SPLITS = {
+    "dev": ["dev_questions.jsonl", "dev_other_questions.jsonl"],
+    "seen": ["questions.jsonl"],
+    "frozen": ["frozen_questions.jsonl"],
+}
+
+
+def split_files(split: str | None, questions: str | None) -> list[Path]:
+    """Question files for --split NAME or --questions FILE[,FILE...] (default: the seen set)."""
+    if split:
+        return [EVAL_DIR / name for name in SPLITS[split]]
+    if questions:
+        return [Path(q) for q in questions.split(",")]
+    return [EVAL_DIR / "questions.jsonl"]
+
+
 def load_questions(path: Path | None = None) -> list[Question]:
     path = path or EVAL_DIR / "questions.jsonl"
     out = []
@@ -182,8 +200,11 @@ def run_pipeline(answerer, questions, label: str, progress, **ask_kw) -> list[di
 def latency(rows: list[dict]) -> dict:
     totals = [r["seconds"] for r in rows]
     firsts = [r["timings_ms"]["first_token"] / 1000 for r in rows if "first_token" in r.get("timings_ms", {})]
+    prompts = [r["timings_ms"]["prompt_tokens"] for r in rows if "prompt_tokens" in r.get("timings_ms", {})]
     return {"p50_s": percentile(totals, 0.5), "p95_s": percentile(totals, 0.95),
-            "first_token_p50_s": percentile(firsts, 0.5) if firsts else None}
+            "first_token_p50_s": percentile(firsts, 0.5) if firsts else None,
+            "prompt_tokens_mean": statistics.mean(prompts) if prompts else None,
+            "prompt_tokens_p50": percentile(prompts, 0.5) if prompts else None}
 
 
 def previous_report(exclude: Path | None = None, questions_file: str = "questions.jsonl",
@@ -235,11 +256,13 @@ def main(args) -> int:
     console = Console(width=150)
     if getattr(args, "layouts", False):
         return layout_main(args, console)
-    questions = load_questions(Path(args.questions) if args.questions else None)
+    files = split_files(getattr(args, "split", None), args.questions)
+    questions = [q for f in files for q in load_questions(f)]
     if args.limit:
         questions = questions[: args.limit]
     settings = settings_for(getattr(args, "index_dir", None))
     corpus = None
+    folders = [Path(settings.corpus_dir)]
     if needs_other_minutes(questions, Path(settings.corpus_dir)):
         # Questions about other bodies' minutes: the bundled minutes plus the layout
         # documents, in an index of their own (the default index stays as users have it).
@@ -247,10 +270,11 @@ def main(args) -> int:
         from .ingest import Corpus
 
         settings = settings.with_overrides(index_dir=Path(settings.index_dir) / "eval-wide")
+        folders += [layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR]
         corpus = Corpus.open(settings)
-        corpus.ingest([Path(settings.corpus_dir), layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR], progress=True)
+        corpus.ingest(folders, progress=True)
     answerer = Answerer(settings, corpus=corpus, progress=True, echo=console.print)
-    questions_file = Path(args.questions).name if args.questions else "questions.jsonl"
+    questions_file = getattr(args, "split", None) or ",".join(f.name for f in files)
     report: dict = {"created": datetime.now().isoformat(timespec="seconds"), "questions": len(questions),
                     "questions_file": questions_file, "k": args.k, "systems": {}, "latency": {}}
     report["retrieval"] = retrieval_metrics(answerer.retriever, questions, args.k)
@@ -263,7 +287,8 @@ def main(args) -> int:
             name = ("fast model" if args.fast else "custom model" if args.model else "default model")
             systems[name] = run_pipeline(answerer, questions, name, progress, fast=args.fast, model=args.model)
             if not args.no_baselines:
-                tutorial = TutorialRAG(settings, answerer.llm(fast=args.fast, model=args.model))
+                # The same documents as the pipeline searches.
+                tutorial = TutorialRAG(settings, answerer.llm(fast=args.fast, model=args.model), folders)
                 rows = []
                 task = progress.add_task("tutorial baseline", total=len(questions))
                 for q in questions:
@@ -303,13 +328,14 @@ def main(args) -> int:
 
     table = Table(title="Answers")
     for col in ("system", "accuracy", "answerable acc.", "cit. precision", "cit. recall",
-                "abst. precision", "abst. recall", "p50 s", "p95 s", "1st token p50 s"):
+                "abst. precision", "abst. recall", "p50 s", "p95 s", "1st token p50 s", "prompt tok p50"):
         table.add_column(col, justify="right" if col != "system" else "left")
     for name, m in report["systems"].items():
         lat = report["latency"][name]
         table.add_row(name, fmt(m["accuracy"]), fmt(m["answerable_accuracy"]), fmt(m["citation_precision"]),
                       fmt(m["citation_recall"]), fmt(m["abstention_precision"]), fmt(m["abstention_recall"]),
-                      f"{lat['p50_s']:.2f}", f"{lat['p95_s']:.2f}", fmt(lat["first_token_p50_s"]))
+                      f"{lat['p50_s']:.2f}", f"{lat['p95_s']:.2f}", fmt(lat["first_token_p50_s"]),
+                      "-" if lat.get("prompt_tokens_p50") is None else f"{lat['prompt_tokens_p50']:.0f}")
     console.print(table)
     sources = sorted({q.source for q in questions})
     table = Table(title="By source (accuracy) and declines")

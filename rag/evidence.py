@@ -223,7 +223,13 @@ class Evidence:
         floor = self.settings.relevance_floor
         weights = np.array([max(p.best - floor, 0.01) ** 2 for p in passages])
         shares = weights / weights.sum() * self.settings.evidence_chars
+        whole = "whole_items" not in {r.strip() for r in self.settings.rules_off.split(",")}
         for p, share in zip(passages, shares):
+            if whole and sum(len(x) + 1 for x in p.sentences) <= share:
+                # The item fits its share: the natural unit, whole and in order.
+                p.evidence = [i for i, x in enumerate(p.sentences) if informative(x, p.hit.title)] \
+                    or list(range(len(p.sentences)))
+                continue
             chosen, used = [], 0
             for i in np.argsort(-p.scores):
                 if len(chosen) >= self.settings.evidence_sentences:

@@ -19,15 +19,15 @@ from .settings import Settings
 
 
 class TutorialRAG:
-    def __init__(self, settings: Settings, llm, corpus_dir: Path | None = None):
+    def __init__(self, settings: Settings, llm, corpus_dir: Path | list[Path] | None = None):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         self.llm = llm
         self.template = (Path(settings.prompts_dir) / "tutorial.txt").read_text()
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=100)
         self.chunks: list[str] = []
-        folder = corpus_dir or settings.corpus_dir
-        for f in sorted(folder.iterdir()):
+        folders = corpus_dir if isinstance(corpus_dir, list) else [corpus_dir or settings.corpus_dir]
+        for f in sorted(f for folder in folders for f in folder.iterdir()):
             if f.suffix.lower() in SUPPORTED and not f.name.lower().startswith("readme"):
                 try:
                     self.chunks += splitter.split_text(load_text(f))

@@ -1,0 +1,79 @@
+"""Ablation table: each answer rule switched off in turn, on the dev and frozen splits.
+
+    .venv/bin/python eval/ablation.py                      # all configurations (about 2 hours)
+    .venv/bin/python eval/ablation.py --only none,amount_date --splits dev
+    .venv/bin/python eval/ablation.py --table              # print the table from saved reports
+
+Each configuration is one `rag eval --split S --no-baselines` run with RAG_RULES_OFF set
+(rag/settings.py lists the rule names); reports go to eval/results/ablation-<config>-<split>.json.
+The frozen split is only scored here, never read: a rule stays if it helps on dev and the
+frozen split does not show it costing more than it gains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "eval" / "results"
+CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
+           "closest_says", "parts", "timeline", "schedule"]
+
+
+def report_path(config: str, split: str) -> Path:
+    return RESULTS / f"ablation-{config}-{split}.json"
+
+
+def run(config: str, split: str) -> None:
+    env = dict(os.environ, RAG_RULES_OFF="" if config in ("none", "margin") else config)
+    if config == "margin":   # passages far behind the best one are kept, not dropped
+        env["RAG_RELEVANCE_MARGIN"] = "9"
+    cmd = [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--split", split, "--no-baselines",
+           "--out", str(report_path(config, split))]
+    print(f"== rules off: {config or 'none'}; split {split}", flush=True)
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def table(configs: list[str], splits: list[str]) -> str:
+    head = ["rule switched off"] + [f"{s} {m}" for s in splits for m in ("acc", "ans. declined", "unans. declined", "p50 s")]
+    rows = [" | ".join(head), " | ".join("---" for _ in head)]
+    for config in configs:
+        cells = [config]
+        for split in splits:
+            path = report_path(config, split)
+            if not path.exists():
+                cells += ["-"] * 4
+                continue
+            report = json.loads(path.read_text())
+            m = report["systems"]["default model"]
+            lat = report["latency"]["default model"]
+            cells += [f"{m['accuracy']:.3f}", f"{m['answerable_declined']:.3f}",
+                      f"{m['abstention_recall']:.3f}" if m["abstention_recall"] is not None else "-",
+                      f"{lat['p50_s']:.2f}"]
+        rows.append(" | ".join(cells))
+    return "\n".join("| " + r + " |" for r in rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated configurations (default: all)")
+    ap.add_argument("--splits", default="dev,frozen")
+    ap.add_argument("--table", action="store_true", help="only print the table from saved reports")
+    args = ap.parse_args()
+    configs = args.only.split(",") if args.only else CONFIGS
+    splits = args.splits.split(",")
+    if not args.table:
+        for config in configs:
+            for split in splits:
+                run(config, split)
+    print(table(configs, splits))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
