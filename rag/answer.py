@@ -19,22 +19,8 @@ from .plan import read_question, rewrite_followup
 from .records import Answer
 from .settings import Settings
 from .steps import ABSTAIN_TEXT, Steps, is_abstention  # noqa: F401  (the public names)
+from .errors import QuestionError, check_question  # noqa: F401  (the public names)
 from .store import Filters
-
-MAX_QUESTION_CHARS = 2000
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked as it stands; the message is shown as is."""
-
-
-def check_question(question: str) -> str:
-    q = " ".join((question or "").split())
-    if not q:
-        raise QuestionError("the question is empty; ask something like: ask \"what happened to the DArDR post?\"")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"the question is {len(q):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
-    return q
 
 
 def mostly_non_latin(question: str) -> bool:

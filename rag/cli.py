@@ -80,6 +80,8 @@ def _add_ask_args(p: argparse.ArgumentParser) -> None:
                    help="the question asked just before (a follow-up such as \"who funds it?\" is "
                         "then read as being about its subject, as in the chat)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: index/ in the project)")
+    p.add_argument("--no-serve", action="store_true",
+                   help="answer in this process; do not use or start `rag serve` (also RAG_SERVE=off)")
     _add_filter_args(p)
 
 
@@ -90,7 +92,7 @@ def _stderr_console():
 
 
 def run_ask(args) -> int:
-    from .answer import Answerer, QuestionError, check_question
+    from .errors import QuestionError, check_question
 
     question = " ".join(args.question)
     if not question.strip() and not sys.stdin.isatty():
@@ -104,11 +106,21 @@ def run_ask(args) -> int:
     filters = _filters(args)
     err = _stderr_console()
     settings = _settings(args)
-    answerer = Answerer(settings, progress=not args.json, echo=lambda m: err.print(m))
+
+    def get_answer(on_token=None):
+        """From the warm server when there is one (started on demand), else in this process."""
+        if not args.no_serve:
+            answer = _ask_served(settings, question, args, filters, on_token, err)
+            if answer is not None:
+                return answer
+        from .answer import Answerer
+
+        answerer = Answerer(settings, progress=not args.json, echo=lambda m: err.print(m))
+        return answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
+                            no_llm=args.no_llm, on_token=on_token, previous=args.after)
+
     if args.json:
-        answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                              no_llm=args.no_llm, previous=args.after)
-        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps(get_answer().to_json(), ensure_ascii=False, indent=2))
         return 0
     from rich.console import Console
     from rich.live import Live
@@ -116,8 +128,7 @@ def run_ask(args) -> int:
 
     out = Console(highlight=False)
     if not out.is_terminal:
-        answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                              no_llm=args.no_llm, previous=args.after)
+        answer = get_answer()
         print(answer.answer)
     else:
         shown: list[str] = []
@@ -128,8 +139,7 @@ def run_ask(args) -> int:
                 shown.append(text)
                 live.update(Text("".join(shown)))
 
-            answer = answerer.ask(question, k=args.k, filters=filters, fast=args.fast, model=args.model,
-                                  no_llm=args.no_llm, on_token=on_token, previous=args.after)
+            answer = get_answer(on_token)
             live.update(Text(answer.answer))
     if answer.abstained:
         if answer.closest:
@@ -145,6 +155,40 @@ def run_ask(args) -> int:
     err.print(f"[dim]{t.get('total', 0) / 1000:.1f}s total"
               + (f", first token {t['first_token'] / 1000:.1f}s" if "first_token" in t else "") + "[/dim]")
     return 0
+
+
+def _ask_served(settings, question, args, filters, on_token, err):
+    """The answer from `rag serve` for this index (starting it if needed), or None."""
+    from dataclasses import asdict
+
+    from . import serve
+
+    if not serve.enabled():
+        return None
+    request = {"question": question, "k": args.k, "filters": asdict(filters), "fast": args.fast,
+               "model": args.model, "no_llm": args.no_llm, "previous": args.after}
+    try:
+        answer = serve.ask_server(settings, request, on_token)
+        if answer is None and not args.json:
+            err.print("[dim]Starting the answer server for later questions (`rag serve`)…[/dim]")
+        if answer is None and serve.start(settings):
+            answer = serve.ask_server(settings, request, on_token)
+    except serve.ServerError as exc:
+        if exc.kind in ("QuestionError", "ModelError", "LoadError", "UserError"):
+            raise UserError(str(exc)) from None
+        err.print(f"[dim]the answer server failed ({exc}); answering here instead[/dim]")
+        return None
+    except (OSError, ValueError):
+        return None
+    return answer
+
+
+def run_serve(args) -> int:
+    from .serve import DEFAULT_IDLE_S, serve
+
+    settings = _settings(args)
+    return serve(settings, idle_s=args.idle or DEFAULT_IDLE_S, fast=args.fast,
+                 echo=(lambda m: None) if args.quiet else print)
 
 
 def run_ingest(args) -> int:
@@ -305,11 +349,23 @@ def build_rag_parser() -> argparse.ArgumentParser:
                     "child process, so a native crash becomes a line. Exit status 1 if any check fails.")
     doc.add_argument("--index-dir", metavar="DIR")
     doc.set_defaults(func=run_doctor)
+
+    sv = sub.add_parser(
+        "serve", help="keep the models and index loaded; `ask` uses it (and starts it on demand)",
+        description="Answer questions over a Unix socket with the embedder, index and model kept "
+                    "loaded, one question at a time. `ask` uses it when it is running and starts it "
+                    "when it is not (RAG_SERVE=off or --no-serve to never do so). It exits after "
+                    "--idle seconds without a question.")
+    sv.add_argument("--idle", type=float, metavar="S", help="exit after S seconds idle (default 900)")
+    sv.add_argument("--fast", action="store_true", help="warm the --fast model instead of the default")
+    sv.add_argument("--quiet", action="store_true")
+    sv.add_argument("--index-dir", metavar="DIR")
+    sv.set_defaults(func=run_serve)
     return p
 
 
 def _run(func, args) -> int:
-    from .answer import QuestionError
+    from .errors import QuestionError
     from .load import LoadError
     from .models import ModelError
 
@@ -337,7 +393,7 @@ def ask_main(argv: list[str] | None = None) -> int:
 def rag_main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = build_rag_parser()
-    commands = {"ingest", "items", "search", "ask", "remove", "eval", "bench", "doctor", "-h", "--help"}
+    commands = {"ingest", "items", "search", "ask", "remove", "eval", "bench", "doctor", "serve", "-h", "--help"}
     if argv and argv[0] not in commands:
         argv = ["ask", *argv]          # `rag "question"` answers, like `llm "question"`
     args = p.parse_args(argv)

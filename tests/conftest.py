@@ -10,6 +10,9 @@ import pytest
 
 from rag.settings import PROJECT_ROOT, Settings, load_settings
 
+# `ask` would start a background `rag serve` per test index; the serve tests start their own.
+os.environ["RAG_SERVE"] = "off"
+
 CORPUS = PROJECT_ROOT / "data" / "minutes"
 SAMPLES = sorted(p for p in CORPUS.glob("*.txt"))
 
