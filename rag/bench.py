@@ -437,6 +437,10 @@ def main(args) -> int:
     out = getattr(args, "out", None)
 
     settings = load_settings()
+    answers = int(getattr(args, "answers", 0) or 0)
+    only_answers = bool(getattr(args, "only_answers", False))
+    if only_answers and not answers:
+        answers = 20
     err = Console(stderr=True, highlight=False)
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -454,24 +458,39 @@ def main(args) -> int:
         task = progress.add_task("opening the corpus index", total=None)
         corpus = ensure_corpus(settings, progress=False, echo=lambda m: progress.console.print(m))
         progress.remove_task(task)
-        report["embedding"] = bench_embedding(corpus, repeats, progress)
-        e = report["embedding"]
-        progress.console.print(f"embedding: {e['chunks']} chunks, {e['chunks_per_s']:.1f} chunks/s")
-        report["retrieval"] = bench_retrieval(corpus, e2e, progress)
-        r = report["retrieval"]
-        progress.console.print(f"retrieval: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
+        if answers:
+            # Whole answers against raw llama.cpp on the same prompts (rag/bench_answer.py).
+            from . import bench_answer
+            from .answer import Answerer
+            from .evaluate import load_questions
 
-        for n in sizes:
-            row = bench_size(n, queries, settings.exact_search_max, progress, budget)
-            report["index"].append(row)
-            progress.console.print(
-                f"{n:,} vectors: {row['index_type']}, build {row['build_s']:.1f}s, "
-                f"p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
+            pool = [q.question for q in load_questions()]
+            chosen = bench_answer.model_questions(pool, Answerer(settings, corpus=corpus, progress=False), answers)
+            report["answers"] = bench_answer.bench_answers(settings, chosen, progress=progress)
+            report["cold"] = bench_answer.bench_cold_ask(settings, chosen[0])
+        if not only_answers:
+            report["embedding"] = bench_embedding(corpus, repeats, progress)
+            e = report["embedding"]
+            progress.console.print(f"embedding: {e['chunks']} chunks, {e['chunks_per_s']:.1f} chunks/s")
+            report["retrieval"] = bench_retrieval(corpus, e2e, progress)
+            r = report["retrieval"]
+            progress.console.print(f"retrieval: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
+            for n in sizes:
+                row = bench_size(n, queries, settings.exact_search_max, progress, budget)
+                report["index"].append(row)
+                progress.console.print(
+                    f"{n:,} vectors: {row['index_type']}, build {row['build_s']:.1f}s, "
+                    f"p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
 
     report["total_s"] = time.perf_counter() - start
     report["contention"] = contention(cpu_before, cpu_snapshot())
     report["peak_rss_bytes"] = peak_rss_bytes()
-    render(report, console)
+    if not only_answers:
+        render(report, console)
+    if answers:
+        from .bench_answer import render as render_answers
+
+        render_answers(report, console)
     if out:
         path = Path(out).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)

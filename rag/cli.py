@@ -35,6 +35,7 @@ EXAMPLES_RAG = """examples:
   rag eval --layouts              # agenda items found in 20 real minutes of other bodies
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
+  rag bench --only-answers        # warm ask vs raw llama.cpp on the same prompts, and a cold ask
   rag doctor                      # something wrong? checks the build, models, index, a generation
 """
 
@@ -339,6 +340,10 @@ def build_rag_parser() -> argparse.ArgumentParser:
     be.add_argument("--sizes", default="1000,10000,100000,1000000", help="index sizes to time")
     be.add_argument("--queries", type=int, default=200, help="queries per size")
     be.add_argument("--out", help="also write the table as JSON here")
+    be.add_argument("--answers", type=int, metavar="N",
+                    help="also time N whole answers against raw llama.cpp on the same prompts, and a cold ask")
+    be.add_argument("--only-answers", action="store_true",
+                    help="only the answers part (20 questions unless --answers says otherwise)")
     be.set_defaults(func=run_bench)
 
     doc = sub.add_parser(

@@ -97,6 +97,7 @@ class Steps:
         self.progress = progress
         self.echo = echo
         self._prompts: dict[str, str] = {}
+        self.on_prompt: Callable[[list[dict]], None] | None = None   # sees each prompt sent (rag bench)
 
     def rule(self, name: str) -> bool:
         """Whether a switchable answer rule is on (RAG_RULES_OFF lists those switched off)."""
@@ -180,6 +181,8 @@ class Steps:
             timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings.get("retrieve", 0) \
                 - timings.get("evidence", 0)
         messages = self.build_messages(question, passages)
+        if self.on_prompt:
+            self.on_prompt(messages)
         timings["prompt_tokens"] = timings.get("prompt_tokens", 0) + llm.count_prompt(messages)
         filt = CitationFilter({p.n for p in passages})
         parts: list[str] = []
