@@ -76,6 +76,10 @@ def _add_ask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, metavar="N", help="agenda items to retrieve (default 4; 6 for 'what happened to' questions)")
     p.add_argument("--fast", action="store_true", help="use the smaller 0.5B model (faster, less accurate)")
     p.add_argument("--model", metavar="PATH", help="any GGUF chat model file instead of the bundled one")
+    p.add_argument("--llm-url", metavar="URL",
+                   help="generate with an OpenAI-compatible server (vLLM, llama.cpp's server, Ollama) "
+                        "instead of the local model, e.g. http://127.0.0.1:8000 (also RAG_LLM_URL)")
+    p.add_argument("--llm-model", metavar="NAME", help="the served model's name (also RAG_LLM_MODEL)")
     p.add_argument("--no-llm", action="store_true", help="no generation: quote the best supporting sentences")
     p.add_argument("--after", metavar="QUESTION",
                    help="the question asked just before (a follow-up such as \"who funds it?\" is "
@@ -106,11 +110,11 @@ def run_ask(args) -> int:
         raise UserError("--k must be between 1 and 20")
     filters = _filters(args)
     err = _stderr_console()
-    settings = _settings(args)
+    settings = _settings(args).with_overrides(llm_url=args.llm_url, llm_model=args.llm_model)
 
     def get_answer(on_token=None):
         """From the warm server when there is one (started on demand), else in this process."""
-        if not args.no_serve:
+        if not args.no_serve and not args.llm_url:
             answer = _ask_served(settings, question, args, filters, on_token, err)
             if answer is not None:
                 return answer

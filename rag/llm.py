@@ -58,3 +58,90 @@ class LLM:
 def get_llm(path: str, n_ctx: int = 2048, threads: int | None = None) -> LLM:
     """One instance per model file per process: loading a 1 GB model twice would waste seconds."""
     return LLM(Path(path), n_ctx=n_ctx, threads=threads)
+
+
+class RemoteLLM:
+    """Any OpenAI-compatible chat-completions server (vLLM, llama.cpp's server, Ollama, a hosted
+    API): same interface as LLM, streamed, greedy (temperature 0, seed 0).
+
+    >>> llm = RemoteLLM("http://127.0.0.1:8000", "qwen2.5-7b-instruct")        # doctest: +SKIP
+    >>> llm.complete([{"role": "user", "content": "Hi"}], max_tokens=8)      # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, api_key: str | None = None):
+        self.url = url.rstrip("/")
+        if not self.url.endswith("/v1"):
+            self.url += "/v1"
+        self.model = model or "default"
+        self.timeout = timeout
+        self.api_key = api_key or os.environ.get("RAG_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self.extras = True    # send top_k / repeat penalty until a server refuses them
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} at {self.url}"
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (4 characters a token): a generic server has no tokenizer endpoint."""
+        return max(1, len(text) // 4)
+
+    def count_prompt(self, messages: list[dict]) -> int:
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+    def stream(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> Iterator[str]:
+        import json
+        import socket
+        import urllib.error
+        import urllib.request
+
+        from .models import ModelError
+
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
+                "seed": 0, "stream": True}
+        if self.extras:
+            # The in-process settings (greedy, the same repeat penalty), under the names
+            # llama.cpp's server and vLLM read, so the same model gives the same answer.
+            body.update(top_k=1, repeat_penalty=1.05, repetition_penalty=1.05)
+        if stop:
+            body["stop"] = stop
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(f"{self.url}/chat/completions", data=json.dumps(body).encode(),
+                                         headers=headers, method="POST")
+        try:
+            response = urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:200].replace("\n", " ")
+            if exc.code in (400, 422) and self.extras:
+                # A strict OpenAI endpoint that refuses the extra sampling names: plain request.
+                self.extras = False
+                yield from self.stream(messages, max_tokens=max_tokens, stop=stop)
+                return
+            raise ModelError(f"the model server at {self.url} refused the request (HTTP {exc.code}: {detail})") from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelError(f"the model server at {self.url} is not answering ({reason}); start it, "
+                             "or unset RAG_LLM_URL / drop --llm-url to use the local model") from None
+        with response:
+            try:
+                for raw in response:
+                    line = raw.decode("utf-8", errors="replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        choice = json.loads(data)["choices"][0]
+                    except (ValueError, KeyError, IndexError):
+                        continue
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
+            except (socket.timeout, TimeoutError):
+                raise ModelError(f"the model server at {self.url} stopped answering "
+                                 f"(no data for {self.timeout:.0f} s)") from None
+
+    def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))

@@ -29,6 +29,12 @@ class Settings:
     model_cache_dir: Path = field(default_factory=_default_cache)
     # A GGUF file of the user's own; when set it replaces the bundled default model.
     model_path: Path | None = None
+    # An OpenAI-compatible chat-completions server (vLLM, llama.cpp's server, Ollama) to
+    # generate with instead of the in-process model; llm_model names the served model.
+    llm_url: str | None = None
+    llm_model: str | None = None
+    # Seconds to wait for the server's first byte, and between streamed pieces.
+    llm_timeout: float = 120.0
 
     # Chunking: most agenda items are under 2,000 characters and stay whole; longer
     # ones are split with an overlap so a sentence on the boundary is in both halves.

@@ -110,6 +110,10 @@ class Steps:
         return self._prompts[name]
 
     def llm(self, fast: bool = False, model: str | Path | None = None):
+        if self.settings.llm_url and not model:
+            from .llm import RemoteLLM
+
+            return RemoteLLM(self.settings.llm_url, self.settings.llm_model, self.settings.llm_timeout)
         path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
         # A build that the CPU refuses would kill this process; prove it in a child first.
         ensure_native_ok(path, self.settings.model_cache_dir, echo=self.echo if self.progress else None)
