@@ -61,5 +61,7 @@ class Answerer:
                              schedule_slot=slot, split_parts=steps.rule("parts"))
         if plan.kind == "schedule":
             return strategies.schedule(steps, plan, run, *slot)
+        if not no_llm and plan.kind != "timeline":
+            steps.preload(fast=fast, model=model)
         return {"timeline": strategies.timeline, "parts": strategies.parts,
                 "fact": strategies.fact}[plan.kind](steps, plan, run)

@@ -54,9 +54,18 @@ class LLM:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
 
 
-@lru_cache(maxsize=2)
+_load_lock = threading.Lock()
+
+
 def get_llm(path: str, n_ctx: int = 2048, threads: int | None = None) -> LLM:
-    """One instance per model file per process: loading a 1 GB model twice would waste seconds."""
+    """One instance per model file per process: loading a 1 GB model twice would waste seconds.
+    Locked, so a background preload and the question that needs the model share one load."""
+    with _load_lock:
+        return _cached_llm(path, n_ctx, threads)
+
+
+@lru_cache(maxsize=2)
+def _cached_llm(path: str, n_ctx: int, threads: int | None) -> LLM:
     return LLM(Path(path), n_ctx=n_ctx, threads=threads)
 
 

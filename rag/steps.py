@@ -119,6 +119,21 @@ class Steps:
         ensure_native_ok(path, self.settings.model_cache_dir, echo=self.echo if self.progress else None)
         return get_llm(str(path), self.settings.n_ctx, self.settings.threads)
 
+    def preload(self, fast: bool = False, model: str | Path | None = None) -> None:
+        """Load the model in the background while retrieval runs: a cold ask then waits for
+        the slower of the two, not their sum. Errors surface when the model is asked for."""
+        if self.settings.llm_url and not model:
+            return
+        import threading
+
+        def load():
+            try:
+                self.llm(fast=fast, model=model)
+            except Exception:        # reported by the call that needs the model
+                pass
+
+        threading.Thread(target=load, name="preload-llm", daemon=True).start()
+
     # --- retrieve ------------------------------------------------------------------------
     def retrieve(self, plan: Plan, question: str | None = None) -> list[Hit]:
         """The plan's items: searched under its time scope and the user's filters; a time
