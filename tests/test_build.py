@@ -118,3 +118,18 @@ def test_doctor_passes_on_this_install(tmp_path):
     assert "all checks passed" in out.stdout
     assert not any(line.startswith("fail") for line in lines)
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_a_cpu_that_advertises_amx_it_cannot_run_gets_no_amx(monkeypatch):
+    """The VM case: /proc/cpuinfo lists amx_tile/amx_int8/amx_bf16 but the process cannot use
+    them. The advertisement is simulated; the probe really runs AMX code on this CPU, which
+    refuses it (no AMX here), so the plan must leave AMX out and say why."""
+    model, flags = llama_build.cpu_info()
+    if {"amx_tile", "amx_int8", "amx_bf16"} <= flags:
+        pytest.skip("this CPU advertises AMX itself; the plan test above covers it")
+    monkeypatch.setattr(llama_build, "cpu_info", lambda: (model, flags | {"amx_tile", "amx_int8", "amx_bf16"}))
+    plan = llama_build.make_plan()
+    assert "AMX" not in plan.features
+    assert any(r.startswith("AMX:") for r in plan.refused), plan.refused
+    assert {"-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"} <= set(plan.cmake_args)
