@@ -41,6 +41,9 @@ DECLINE = re.compile(
 )
 # A question about what happened at a meeting, not about a period the minutes discuss.
 ABOUT_A_MEETING = re.compile(r"\b(?:meetings?|met|minutes|agenda)\b", re.I)
+# The body's own acts: what it decided or discussed then is not told by later minutes.
+BODY_ACTS = re.compile(r"\b(?:board|council|committee|commission|cabinet|panel|trustees|they)\s+"
+                       r"(?:decide|agree|resolve|approve|vote|discuss|consider)\w*", re.I)
 ASKS_WHEN = re.compile(r"^\s*when\b|^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
 
 # A question asking for an amount or a date is not answered by a sentence holding none:
@@ -58,6 +61,16 @@ STATES_DATE = re.compile(
     r"|spring|summer|autumn|winter|next meeting)\b", re.I)
 # A number, code or month the question itself names ("2014/15", "Q3", "£1,000", "March").
 QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.join(MONTHS)})\b", re.I)
+
+
+def _months_after(iso: str | None, months: int) -> str:
+    """'2017-12-31' + 6 months -> '2018-06-31' (an upper bound for ISO date comparison)."""
+    if not iso:
+        return "9999"
+    year, month = int(iso[:4]), int(iso[5:7]) if len(iso) >= 7 else 12
+    month += months
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return f"{year:04d}-{month:02d}-31"
 
 
 def misses_the_ask(question: str, text: str) -> bool:
@@ -143,20 +156,21 @@ class Steps:
         chosen = merge_filters(plan.filters, scope.filters)
         hits = self.retriever.search(question, k=plan.k, filters=chosen)
         if not hits and scope.year and not plan.filters.active():
-            # No meeting at that time. A month ("the 12 months to December 2014") or a year
-            # after the last meeting ("the meeting in March 2026") can still be what the
-            # minutes talk about: widen, keeping only items that name it. A bare past year
-            # ("decided in 2023") or a month's meeting ("the June 2025 meeting") with no
-            # minutes stays unanswered: other meetings cannot say what happened at it,
-            # though they can say when it was to be held.
-            dates = self.corpus.store.meeting_dates()
-            month = bool(scope.label) and scope.label.split()[0] in MONTHS
-            named = scope.label if month and not ABOUT_A_MEETING.search(question) else None
-            if ASKS_WHEN.search(question):
-                named = scope.label if month else scope.year
-            if named or (dates and scope.year > dates[-1][:4]):
-                wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
-                hits = [h for h in wider if (named or scope.year).lower() in h.item_text.lower()]
+            # No minutes from that time. A question about a meeting then ("the June 2025
+            # meeting") stays unanswered: other meetings cannot say what happened at it,
+            # though they can say when it was to be held. Any other time ("the tax received
+            # in 2017", "the election in November 2024") is a time the minutes talk about:
+            # widen, keeping items that name it or that come from the months just after it
+            # (a meeting reports what happened since the last one).
+            # So does what the body itself did then ("what did the Board decide in 2023?").
+            about_meeting = ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)
+            if about_meeting and not ASKS_WHEN.search(question):
+                return hits
+            wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
+            label = (scope.label if scope.label and scope.label.split()[0] in MONTHS else scope.year).lower()
+            start, end = scope.filters.date_from or "0000", _months_after(scope.filters.date_to, 6)
+            hits = [h for h in wider if label in h.item_text.lower()
+                    or (h.meeting_date and start <= h.meeting_date <= end)]
         return hits
 
     def search(self, query: str, k: int, filters: Filters) -> list[Hit]:

@@ -131,3 +131,26 @@ def test_a_layout_document_is_ingested_with_its_location(fresh_settings, tmp_pat
     assert any(it.code == "5-A 2023-3367" for it in stored)
     cite = next(it for it in stored if it.code == "5-A 2023-3367").citation()
     assert cite.startswith("11 September 2023, item 5-A 2023-3367, pp. 1-2: ")
+
+
+def test_a_period_without_minutes_is_found_in_the_minutes_that_report_on_it(fresh_settings, tmp_path):
+    """"In 2017" names what the SSA spent, not a meeting: the January 2018 minutes report it."""
+    from rag.answer import Answerer
+    from rag.ingest import Corpus
+
+    src = tmp_path / "minutes"
+    src.mkdir()
+    shutil.copy(LAYOUT_DIR / "chicago-ssa21-commission-2018-01-29.pdf", src)
+    corpus = Corpus.open(fresh_settings)
+    corpus.ingest([src], progress=False)
+    from rag.plan import read_question
+
+    answerer = Answerer(fresh_settings, corpus=corpus, progress=False)
+    question = "How much did the Lincoln Square special service area spend in 2017?"
+    plan = read_question(question, corpus.store.meeting_dates())
+    assert plan.scope.year == "2017"                      # read as a time ...
+    hits = answerer.steps.retrieve(plan)                  # ... with no minutes of its own
+    assert any("$210,783" in h.item_text for h in hits)
+    assert not answerer.ask(question, no_llm=True).abstained
+    # What the body itself decided in a year it has no minutes of stays unanswered.
+    assert answerer.ask("What did the commission decide in 2016?", no_llm=True).abstained
