@@ -23,7 +23,6 @@ heading boundaries, each titled from its content.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from .records import MONTHS, Block

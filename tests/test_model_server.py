@@ -3,7 +3,6 @@ started here on loopback with the small test model."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Answerer
-from rag.settings import load_settings
 
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's server extra is not installed")
 
