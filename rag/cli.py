@@ -225,7 +225,8 @@ def run_items(args) -> int:
         if args.json:
             print(json.dumps({"doc": it.doc, "kind": it.kind, "meeting_date": it.meeting_date,
                               "item": it.item, "minute": it.minute, "title": it.title,
-                              "committee": it.committee, "resolution": it.resolution}, ensure_ascii=False))
+                              "committee": it.committee, "resolution": it.resolution,
+                              "code": it.code, "pages": it.pages, "anchor": it.anchor}, ensure_ascii=False))
         else:
             print(f"{it.doc:38} {it.citation()}")
     return 0
