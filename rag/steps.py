@@ -163,14 +163,18 @@ class Steps:
             # widen, keeping items that name it or that come from the months just after it
             # (a meeting reports what happened since the last one).
             # So does what the body itself did then ("what did the Board decide in 2023?").
+            # A year after the last minutes ("the board's 2026 meetings") is only planned in
+            # them: that is what the minutes can say about it.
+            dates = self.corpus.store.meeting_dates()
+            future = bool(dates) and scope.year > dates[-1][:4]
             about_meeting = ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)
-            if about_meeting and not ASKS_WHEN.search(question):
+            if about_meeting and not ASKS_WHEN.search(question) and not future:
                 return hits
             wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
             label = (scope.label if scope.label and scope.label.split()[0] in MONTHS else scope.year).lower()
             start, end = scope.filters.date_from or "0000", _months_after(scope.filters.date_to, 6)
             hits = [h for h in wider if label in h.item_text.lower()
-                    or (h.meeting_date and start <= h.meeting_date <= end)]
+                    or (not about_meeting and h.meeting_date and start <= h.meeting_date <= end)]
         return hits
 
     def search(self, query: str, k: int, filters: Filters) -> list[Hit]:
