@@ -104,7 +104,9 @@ class Corpus:
         from .aliases import Aliases
 
         with self.lock:
-            state = self.store.corpus_hash()
+            # Cheap to read on every question: any ingest or removal changes the count or
+            # the newest chunk id (ids only grow), unlike a hash over every chunk.
+            state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
             if self._aliases is None or self._aliases[0] != state:
                 texts: dict[str, list[str]] = {}
                 for _, it in self.store.items():
