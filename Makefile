@@ -10,9 +10,11 @@ Q ?= what happened to the DArDR post?
 .PHONY: install ask test test-fast eval app bench chromium clean rebuild-llama doctor
 
 # The stamp covers the slow first set-up; the llama.cpp check after it is a no-op (about
-# half a second of CPU probing) unless the CPU or the build flags changed since the build.
+# half a second of CPU probing) unless the CPU or the build flags changed since the build,
+# and so is the ONNX export check unless the embedder's weights changed.
 install: $(STAMP)
 	@$(BIN)/python -m rag.llama_build ensure --quiet
+	@$(BIN)/python -m rag.embed export-onnx --quiet
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

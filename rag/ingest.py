@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from .load import SUPPORTED, LoadError
 from .models import EMBEDDING_MODEL_NAME
 from .parse import parse_file
 from .settings import Settings
-from .store import Store
+from .store import Filters, Store
 
 DB_FILE = "minutes.db"
 
@@ -65,6 +67,19 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
     return files, problems
 
 
+ALIASES_FILE = "aliases.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write beside, then rename: a reader sees the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:          # a read-only index folder: relearn next time instead
+        tmp.unlink(missing_ok=True)
+
+
 class Corpus:
     """The SQLite store and the FAISS index of one index folder, always in step."""
 
@@ -76,6 +91,7 @@ class Corpus:
         self.lock = threading.RLock()
         self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
         self._aliases: tuple[str, object] | None = None   # (corpus hash, Aliases)
+        self._doc_texts: tuple[str, dict[str, str]] = ("", {})  # (corpus state, doc -> text)
 
     @classmethod
     def open(cls, settings: Settings) -> "Corpus":
@@ -98,6 +114,24 @@ class Corpus:
                     self._index = self.rebuild_index()
             return self._index
 
+    def question_names_in(self, doc: str, question: str) -> str:
+        """The names and figures of a question that the document `doc` uses anywhere (its
+        body, place and dates), for checking that an answer states nothing from elsewhere."""
+        from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
+
+        with self.lock:
+            state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
+            if self._doc_texts[0] != state:
+                self._doc_texts = (state, {})
+            texts = self._doc_texts[1]
+            if doc not in texts:
+                parts = [f"{it.title} {it.body} {it.meeting_date or ''}"
+                         for _, it in self.store.items(Filters(doc=doc))]
+                texts[doc] = " ".join(" ".join(parts).split()).lower().replace("’", "'")
+            text = texts[doc]
+        said = {t.strip("£%").rstrip(",.").replace("’", "'") for t in NAME_OR_NUMBER.findall(question)}
+        return " ".join(sorted(t for t in said if len(t) > 1 and t not in COMMON_CAPITALS and t.lower() in text))
+
     def aliases(self):
         """The names matters go by in these minutes (rag/aliases.py), learnt once per corpus
         state: each document's items are read together, so an acronym meets its expansion."""
@@ -108,10 +142,21 @@ class Corpus:
             # the newest chunk id (ids only grow), unlike a hash over every chunk.
             state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
             if self._aliases is None or self._aliases[0] != state:
-                texts: dict[str, list[str]] = {}
-                for _, it in self.store.items():
-                    texts.setdefault(it.doc, []).append(f"{it.title}. {it.body}")
-                self._aliases = (state, Aliases.learn("\n".join(v) for v in texts.values()))
+                # Learnt at ingest and kept beside the index: reading every item again would
+                # cost a new `ask` process seconds on a large corpus.
+                saved = self.dir / ALIASES_FILE
+                try:
+                    data = json.loads(saved.read_text())
+                    learnt = Aliases.from_json(data["groups"]) if data.get("state") == state else None
+                except (OSError, ValueError, KeyError, TypeError):
+                    learnt = None
+                if learnt is None:
+                    texts: dict[str, list[str]] = {}
+                    for _, it in self.store.items():
+                        texts.setdefault(it.doc, []).append(f"{it.title}. {it.body}")
+                    learnt = Aliases.learn("\n".join(v) for v in texts.values())
+                    _write_atomic(saved, json.dumps({"state": state, "groups": learnt.to_json()}))
+                self._aliases = (state, learnt)
             return self._aliases[1]
 
     def rebuild_index(self) -> VectorIndex:
@@ -164,6 +209,7 @@ class Corpus:
             if prune_missing:
                 report.files += self._prune(paths, index)
             index.save(self.dir, self.manifest())
+            self.aliases()      # learnt now, while ingesting, rather than by the next question
         report.seconds = time.perf_counter() - start
         report.embedded = self.embedded
         return report

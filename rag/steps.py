@@ -64,9 +64,15 @@ QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.jo
 
 
 def _months_after(iso: str | None, months: int) -> str:
-    """'2017-12-31' + 6 months -> '2018-06-31' (an upper bound for ISO date comparison)."""
+    """'2017-12-31' + 6 months -> '2018-06-31', '2017-01-01' - 6 -> '2016-07-01' (bounds for
+    ISO date comparison, taken a whole month wide)."""
     if not iso:
-        return "9999"
+        return "9999" if months >= 0 else "0000"
+    if months < 0:
+        year, month = int(iso[:4]), int(iso[5:7]) if len(iso) >= 7 else 1
+        month += months
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+        return f"{year:04d}-{month:02d}-01"
     year, month = int(iso[:4]), int(iso[5:7]) if len(iso) >= 7 else 12
     month += months
     year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
@@ -160,8 +166,8 @@ class Steps:
             # meeting") stays unanswered: other meetings cannot say what happened at it,
             # though they can say when it was to be held. Any other time ("the tax received
             # in 2017", "the election in November 2024") is a time the minutes talk about:
-            # widen, keeping items that name it or that come from the months just after it
-            # (a meeting reports what happened since the last one).
+            # widen, keeping items that name it or that come from the months around it
+            # (a meeting reports what happened since the last one, and plans what is next).
             # So does what the body itself did then ("what did the Board decide in 2023?").
             # A year after the last minutes ("the board's 2026 meetings") is only planned in
             # them: that is what the minutes can say about it.
@@ -172,7 +178,7 @@ class Steps:
                 return hits
             wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
             label = (scope.label if scope.label and scope.label.split()[0] in MONTHS else scope.year).lower()
-            start, end = scope.filters.date_from or "0000", _months_after(scope.filters.date_to, 6)
+            start, end = _months_after(scope.filters.date_from, -6), _months_after(scope.filters.date_to, 6)
             hits = [h for h in wider if label in h.item_text.lower()
                     or (not about_meeting and h.meeting_date and start <= h.meeting_date <= end)]
         return hits
@@ -282,6 +288,8 @@ class Steps:
                 return Answer(question, text, True, closest=closest, timings_ms=timings, mode=mode)
             return self.decline(question, passages, closest, timings, mode)
         embedder = get_embedder()
+        for p in passages:
+            p.context = self.corpus.question_names_in(p.hit.doc, question)
         claims = [s for s in re.split(CLAIM_SPLIT, text) if s.strip()]
         claim_vecs = embedder.encode([MARKER.sub("", c) for c in claims])
         if not verbatim:

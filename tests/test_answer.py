@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from rag import schedule
@@ -9,7 +12,7 @@ from rag.answer import ABSTAIN_TEXT, Answerer, QuestionError, is_abstention
 from rag.plan import question_parts, read_question
 from rag.strategies import cover_parts, part_hits
 from rag.steps import misses_the_ask
-from rag.cite import CitationFilter, repoint, unsupported
+from rag.cite import CLAIM_SPLIT, CitationFilter, repoint, unsupported
 from rag.embed import get_embedder
 from rag.evidence import split_sentences
 from rag.ingest import Corpus
@@ -290,6 +293,28 @@ def test_unsupported_names_and_figures_are_caught():
     assert unsupported("The OPCC had £250,000 available [1].", source) == ["£250,000"]
 
 
+
+def test_an_answer_may_say_back_the_questions_names_that_its_document_uses(corpus):
+    # The question's body and place, said back, state nothing new when the cited minutes use
+    # them; a name from elsewhere, or a figure the item lacks, is still unsupported.
+    doc = "lscsb-minutes-2019-12.txt"
+    item = "The Board noted that £880,000 had been awarded for the coming year."
+    asked = "How much did the Violence Reduction Network get, according to the Leicestershire board?"
+    context = corpus.question_names_in(doc, asked)
+    assert "Violence" in context.split() and "Leicestershire" in context.split()
+    claim = "The Violence Reduction Network got £880,000, the Leicestershire board heard [1]."
+    assert unsupported(claim, item) and unsupported(claim, f"{item} {context}") == []
+    assert unsupported("The network got £990,000 [1].", f"{item} {context}") == ["£990,000"]
+    assert corpus.question_names_in(doc, "What did Alameda's library board decide?") == ""
+
+
+def test_an_answer_is_split_into_sentences_not_at_titles_or_initials():
+    text = ("Mr. T. Sehl was introduced as the new CEO of Holdings Inc. in August [2]. Ms. Kern made brief "
+            "comments. Cllr. C. Wise agreed [1].")
+    assert re.split(CLAIM_SPLIT, text) == ["Mr. T. Sehl was introduced as the new CEO of Holdings Inc. in August [2].",
+                                          "Ms. Kern made brief comments.", "Cllr. C. Wise agreed [1]."]
+
+
 def test_aliases_are_learnt_from_the_minutes(corpus):
     aliases = corpus.aliases()
     # "domestic abuse-related death reviews (previously known as domestic homicide reviews)",
@@ -306,3 +331,30 @@ def test_timeline_follows_a_matter_through_its_renaming(answerer):
     assert ("2025-03", 10) in cited and ("2025-09", 9) in cited
     assert ans.answer.index("March 2025") < ans.answer.index("September 2025")
     assert "in post since January 2025" in ans.answer
+
+
+def test_a_time_named_after_the_minutes_is_found_in_the_meeting_before_it(fresh_settings):
+    # Crete Township's October 2024 minutes announce early voting for the November 2024
+    # election; there are no November minutes, and the October meeting is what speaks of it.
+    from rag.ingest import Corpus
+
+    corpus = Corpus.open(fresh_settings)
+    corpus.ingest([Path("tests/layouts/crete-township-board-2024-10-09.pdf")], progress=False)
+    ans = Answerer(fresh_settings, corpus=corpus, progress=False).ask(
+        "On which dates is early voting being held at Crete Township Town Hall for the November 2024 election?",
+        no_llm=True)
+    assert not ans.abstained and ans.citations
+    assert all(c.meeting_date == "2024-10-09" for c in ans.citations)
+
+
+def test_aliases_are_kept_beside_the_index_and_relearnt_when_unreadable(fresh_settings):
+    from rag.ingest import ALIASES_FILE, Corpus
+
+    corpus = Corpus.open(fresh_settings)
+    corpus.ingest([fresh_settings.corpus_dir / "lrscsb-minutes-2025-09.txt"], progress=False)
+    saved = fresh_settings.index_dir / ALIASES_FILE
+    assert "dardr" in saved.read_text()          # learnt by the ingest, not by a question
+    assert "domestic homicide review" in Corpus.open(fresh_settings).aliases().names_for("DArDR")
+    saved.write_text("{not json")
+    assert "domestic homicide review" in Corpus.open(fresh_settings).aliases().names_for("DArDR")
+    assert "dardr" in saved.read_text()

@@ -54,3 +54,17 @@ def test_a_question_loads_no_torch(shared_settings, corpus):
                          env=dict(os.environ, RAG_INDEX_DIR=str(shared_settings.index_dir)))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_export_stays_current_when_the_weights_are_reinstalled_with_new_times(both):
+    # A reinstall or a restored copy gives the weights new modification times; the export
+    # must still be used (a stale stamp would bring back torch on every ask, silently).
+    from rag.models import embedding_model_path
+
+    weights = embedding_model_path() / "model.safetensors"
+    before = weights.stat()
+    try:
+        os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+        assert onnx_ready() is not None
+    finally:
+        os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
