@@ -22,7 +22,7 @@ EXAMPLES_ASK = """examples:
 
 The first run builds the index from the bundled minutes (data/minutes/) and assembles
 the default model (about a minute); later runs start in seconds.
-Environment: RAG_INDEX_DIR, RAG_MODEL_PATH, RAG_MODEL_CACHE_DIR, RAG_TOP_K, RAG_THREADS.
+Environment: RAG_INDEX_DIR, RAG_DATABASE_URL, RAG_MODEL_PATH, RAG_MODEL_CACHE_DIR, RAG_TOP_K, RAG_THREADS.
 """
 
 EXAMPLES_RAG = """examples:
@@ -43,7 +43,7 @@ EXAMPLES_RAG = """examples:
 def _settings(args):
     from .settings import settings_for
 
-    return settings_for(getattr(args, "index_dir", None))
+    return settings_for(getattr(args, "index_dir", None), getattr(args, "database_url", None))
 
 
 def _filters(args):
@@ -85,9 +85,16 @@ def _add_ask_args(p: argparse.ArgumentParser) -> None:
                    help="the question asked just before (a follow-up such as \"who funds it?\" is "
                         "then read as being about its subject, as in the chat)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: index/ in the project)")
+    _add_database_arg(p)
     p.add_argument("--no-serve", action="store_true",
                    help="answer in this process; do not use or start `rag serve` (also RAG_SERVE=off)")
     _add_filter_args(p)
+
+
+def _add_database_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", metavar="URL",
+                   help="a PostgreSQL database with pgvector shared by many processes, instead of the "
+                        "index folder's SQLite and FAISS files (also RAG_DATABASE_URL)")
 
 
 def _stderr_console():
@@ -296,11 +303,13 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ing.add_argument("--committee", help="committee name for files whose text does not say")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
     ing.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(ing)
     ing.set_defaults(func=run_ingest)
 
     items = sub.add_parser("items", help="list the agenda items in the index")
     items.add_argument("--json", action="store_true", help="one JSON object per line")
     items.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(items)
     _add_filter_args(items)
     items.set_defaults(func=run_items)
 
@@ -310,6 +319,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     se.add_argument("--k", type=int, default=5, metavar="N")
     se.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     se.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(se)
     _add_filter_args(se)
     se.set_defaults(func=run_search)
 
@@ -320,6 +330,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", help="drop a document from the index")
     rm.add_argument("document", help="file name as `rag items` shows it, or its path")
     rm.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(rm)
     rm.set_defaults(func=run_remove)
 
     ev = sub.add_parser("eval", help="run the evaluation suite (eval/questions.jsonl)")
@@ -335,6 +346,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=5, metavar="K", help="k for recall@k (default 5)")
     ev.add_argument("--out", help="report path (default eval/results/<timestamp>.json)")
     ev.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(ev)
     ev.add_argument("--layouts", action="store_true",
                     help="only the agenda-item table: precision / recall / titles per real minutes "
                          "document against hand-written items (tests/layouts/), in seconds")
@@ -358,6 +370,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
                     "sha256; the index (items, chunks, FAISS manifest); and one short generation in a "
                     "child process, so a native crash becomes a line. Exit status 1 if any check fails.")
     doc.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(doc)
     doc.set_defaults(func=run_doctor)
 
     sv = sub.add_parser(
@@ -370,6 +383,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     sv.add_argument("--fast", action="store_true", help="warm the --fast model instead of the default")
     sv.add_argument("--quiet", action="store_true")
     sv.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(sv)
     sv.set_defaults(func=run_serve)
     return p
 

@@ -65,14 +65,53 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
     return files, problems
 
 
+def open_store(settings: Settings):
+    """The store the settings name: PostgreSQL + pgvector when ``database_url`` is set (shared
+    by many processes), else the index folder's SQLite database (one machine)."""
+    if settings.database_url:
+        from .errors import UserError
+
+        try:
+            from .store_pg import PgStore
+        except ImportError as exc:
+            raise UserError(f"a database URL needs the [scale] extra (pip install -e '.[scale]'): {exc}") from None
+        return PgStore(settings.database_url, DIMENSION, m=settings.hnsw_m,
+                       ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search)
+    return Store(settings.index_dir / DB_FILE)
+
+
+class StoreIndex:
+    """Stands where the FAISS index does when the store searches its own vectors (PostgreSQL):
+    each chunk's vector is written in its document's transaction, so add, remove and save
+    have nothing left to do."""
+
+    kind = "hnsw"
+
+    def __init__(self, store):
+        self.store = store
+
+    @property
+    def size(self) -> int:
+        return self.store.chunk_count()
+
+    def add(self, ids, vectors) -> None:
+        pass
+
+    def remove(self, ids) -> None:
+        pass
+
+    def save(self, directory, manifest) -> None:
+        pass
+
+
 class Corpus:
-    """The SQLite store and the FAISS index of one index folder, always in step."""
+    """The store and its vector index (FAISS beside SQLite, or pgvector inside PostgreSQL), always in step."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.dir = settings.index_dir
-        self.store = Store(self.dir / DB_FILE)
-        self._index: VectorIndex | None = None
+        self.store = open_store(settings)
+        self._index: VectorIndex | StoreIndex | None = None
         self.lock = threading.RLock()
         self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
         self._aliases: tuple[str, object] | None = None   # (corpus hash, Aliases)
@@ -89,9 +128,11 @@ class Corpus:
                 "corpus_hash": self.store.corpus_hash()}
 
     @property
-    def index(self) -> VectorIndex:
+    def index(self) -> VectorIndex | StoreIndex:
         """The FAISS index, loaded if its manifest matches the database, else rebuilt."""
         with self.lock:
+            if self._index is None and self.store.has_vectors:
+                self._index = StoreIndex(self.store)
             if self._index is None:
                 self._index = VectorIndex.load(self.dir, self.manifest(), self.settings.exact_search_max)
                 if self._index is None:
@@ -106,7 +147,7 @@ class Corpus:
         with self.lock:
             # Cheap to read on every question: any ingest or removal changes the count or
             # the newest chunk id (ids only grow), unlike a hash over every chunk.
-            state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
+            state = self.store.state()
             if self._aliases is None or self._aliases[0] != state:
                 texts: dict[str, list[str]] = {}
                 for _, it in self.store.items():
@@ -114,7 +155,16 @@ class Corpus:
                 self._aliases = (state, Aliases.learn("\n".join(v) for v in texts.values()))
             return self._aliases[1]
 
-    def rebuild_index(self) -> VectorIndex:
+    def vector_search(self, vector: np.ndarray, limit: int, filters) -> list[tuple[int, float]]:
+        """Dense search: in the database for a server store, else in the FAISS index."""
+        if self.store.has_vectors:
+            return self.store.vector_search(vector, limit, filters)
+        allowed = self.store.allowed_chunk_ids(filters) if filters.active() else None
+        return self.index.search(vector, limit, allowed)
+
+    def rebuild_index(self) -> VectorIndex | StoreIndex:
+        if self.store.has_vectors:
+            return StoreIndex(self.store)
         rows = self.store.chunk_rows()
         vectors = self._vectors_for(rows, progress=False)
         index = VectorIndex(DIMENSION, self.settings.exact_search_max)
