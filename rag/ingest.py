@@ -104,6 +104,26 @@ class StoreIndex:
         pass
 
 
+def read_document(f: Path, committee: str | None, previous: str | None) -> tuple[str, list] | FileResult:
+    """(sha256, items) of a file, or the FileResult that says it is unchanged or unreadable.
+    Touches no store, so Ray workers run it too (rag/ingest_ray.py)."""
+    try:
+        data = f.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if previous == sha:
+            return FileResult(str(f), "unchanged")
+        items = parse_file(f, committee=committee)
+        if not items:
+            raise LoadError("no agenda items found")
+    except LoadError as exc:
+        return FileResult(str(f), "error", error=str(exc))
+    except FileNotFoundError:
+        return FileResult(str(f), "error", error="file vanished before it could be read")
+    except (OSError, UnicodeError) as exc:
+        return FileResult(str(f), "error", error=f"cannot read: {exc.__class__.__name__}: {exc}")
+    return sha, items
+
+
 class Corpus:
     """The store and its vector index (FAISS beside SQLite, or pgvector inside PostgreSQL), always in step."""
 
@@ -220,22 +240,11 @@ class Corpus:
 
     def _ingest_file(self, f: Path, committee: str | None, index: VectorIndex, progress: bool) -> FileResult:
         key = str(f.resolve())
-        try:
-            data = f.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            previous = self.store.document_hash(key)
-            if previous == sha:
-                return FileResult(str(f), "unchanged")
-            items = parse_file(f, committee=committee)
-            if not items:
-                raise LoadError("no agenda items found")
-        except LoadError as exc:
-            return FileResult(str(f), "error", error=str(exc))
-        except FileNotFoundError:
-            return FileResult(str(f), "error", error="file vanished before it could be read")
-        except (OSError, UnicodeError) as exc:
-            return FileResult(str(f), "error", error=f"cannot read: {exc.__class__.__name__}: {exc}")
-
+        previous = self.store.document_hash(key)
+        parsed = read_document(f, committee, previous)
+        if isinstance(parsed, FileResult):
+            return parsed
+        sha, items = parsed
         s = self.settings
         # Embed before touching the database, so a failure leaves the old version intact.
         chunks_by_item = [chunk_item(it, 0, s.chunk_size, s.chunk_overlap) for it in items]
@@ -243,6 +252,12 @@ class Corpus:
 
         pending = [(0, 0, content_hash(c.content), c.content) for cs in chunks_by_item for c in cs]
         self._vectors_for(pending, progress=False)
+        return self._write_document(f, key, sha, previous, items, index)
+
+    def _write_document(self, f: Path, key: str, sha: str, previous: str | None, items, index) -> FileResult:
+        """One document's items and chunks in one transaction, its vectors (already in the
+        cache) into the index; shared by the plain and the Ray ingest (rag/ingest_ray.py)."""
+        s = self.settings
         removed, added = self.store.replace_document(
             key, f.name, sha, items,
             lambda it, item_id: chunk_item(it, item_id, s.chunk_size, s.chunk_overlap))
