@@ -36,6 +36,7 @@ EXAMPLES_RAG = """examples:
   rag eval --layouts              # agenda items found in 20 real minutes of other bodies
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
+  rag bench --stores faiss,pg --sizes 10k,100k   # FAISS and PostgreSQL side by side
   rag bench --only-answers        # warm ask vs raw llama.cpp on the same prompts, and a cold ask
   rag doctor                      # something wrong? checks the build, models, index, a generation
 """
@@ -364,6 +365,9 @@ def build_rag_parser() -> argparse.ArgumentParser:
 
     be = sub.add_parser("bench", help="latency / memory / throughput benchmark")
     be.add_argument("--sizes", default="1000,10000,100000,1000000", help="index sizes to time")
+    be.add_argument("--stores", default="faiss", metavar="faiss,pg",
+                    help="vector stores to time at each size: faiss (the index file), pg (PostgreSQL + "
+                         "pgvector HNSW in a throwaway local server; needs the [scale] extra)")
     be.add_argument("--queries", type=int, default=200, help="queries per size")
     be.add_argument("--out", help="also write the table as JSON here")
     be.add_argument("--answers", type=int, metavar="N",

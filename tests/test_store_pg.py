@@ -42,8 +42,7 @@ def database_url(pg_server) -> str:
     """A brand-new, empty database on the module's server."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     pg_server.psql(f"CREATE DATABASE {name};")
-    base = pg_server.get_uri()
-    return base.replace("/postgres?", f"/{name}?", 1)
+    return pg_server.get_uri(name)
 
 
 def pg_settings(tmp_path, url):
