@@ -277,6 +277,7 @@ def bench_size(n: int, queries: int, exact_max: int, progress, budget_s: float) 
 # --- part 1b: the same sizes in PostgreSQL + pgvector (the RAG_DATABASE_URL store) ------------
 
 STORES = ("faiss", "pg")
+EF_SWEEP = (40, 100, 200, 400)     # hnsw.ef_search values whose recall@10 and p50 are reported too
 
 
 def parse_stores(text: str) -> list[str]:
@@ -344,10 +345,15 @@ def bench_pg_size(n: int, queries: int, url: str, settings, progress, budget_s: 
         sql = f"SELECT id FROM bench_vectors ORDER BY embedding <#> %s LIMIT {K}"
 
         class _Searcher:
-            def search(self, q, k):
-                return [(r[0], 0.0) for r in db.execute(sql, (q,), prepare=True).fetchall()]
+            """Prepared once, as an app's repeated query is; `prepare=False` plans afresh."""
 
-        searcher = _Searcher()
+            def __init__(self, prepare: bool):
+                self.prepare = prepare
+
+            def search(self, q, k):
+                return [(r[0], 0.0) for r in db.execute(sql, (q,), prepare=self.prepare).fetchall()]
+
+        searcher = _Searcher(prepare=True)
         plan = " ".join(r[0] for r in db.execute("EXPLAIN " + sql, (warm[0],)).fetchall())
         t0 = time.perf_counter()
         for q in warm:
@@ -362,20 +368,33 @@ def bench_pg_size(n: int, queries: int, url: str, settings, progress, budget_s: 
         sample = qs[:RECALL_QUERIES]
         approx = ([r[:RECALL_AT] for r in results[:RECALL_QUERIES]] if len(results) >= RECALL_QUERIES
                   else [[i for i, _ in searcher.search(q, K)][:RECALL_AT] for q in sample])
+        # ef_search against recall and latency, on the recall queries (docs/scale.md picks from it).
+        sweep = []
+        for ef in EF_SWEEP:
+            db.execute(f"SET hnsw.ef_search = {ef}")
+            ef_times, ef_res = _time_searches(searcher, sample, K)
+            sweep.append({"ef_search": ef, "p50_ms": percentiles(ef_times)["p50_ms"], "results": ef_res})
         # What PostgreSQL's exact scan (no index) costs, on a few queries.
+        # (Unprepared: a prepared statement would keep its HNSW plan.)
         db.execute("SET enable_indexscan = off")
         db.execute("SET enable_seqscan = on")
-        exact_times, _ = _time_searches(searcher, sample[:20], K)
+        exact_plan = " ".join(r[0] for r in db.execute("EXPLAIN " + sql, (warm[0],)).fetchall())
+        exact_times, _ = _time_searches(_Searcher(prepare=False), sample[:20], K)
         db.execute("DROP TABLE bench_vectors")
     exact = [list(np.argsort(-(vectors @ q), kind="stable")[:RECALL_AT]) for q in sample]
     recall = float(np.mean([len(set(a) & set(e)) / RECALL_AT for a, e in zip(approx, exact)]))
+    for point in sweep:
+        res = point.pop("results")
+        point["recall_at_10"] = float(np.mean([len(set(a[:RECALL_AT]) & set(e)) / RECALL_AT
+                                               for a, e in zip(res, exact)]))
     ex = percentiles(exact_times)
     row = {"store": "pg", "size": n, "index_type": "hnsw", "m": m, "ef_construction": efc, "ef_search": max(efs, K),
            "build_s": insert_s + index_s, "insert_s": insert_s, "index_build_s": index_s,
            "queries_requested": queries, "queries": n_timed, "k": K, **percentiles(times),
-           "uses_index": "hnsw" in plan.lower(), "recall_at_10": recall, "recall_queries": len(sample),
+           "uses_index": "hnsw" in plan.lower(), "exact_uses_index": "hnsw" in exact_plan.lower(), "recall_at_10": recall, "recall_queries": len(sample),
            "exact_p50_ms": ex["p50_ms"], "exact_p95_ms": ex["p95_ms"], "exact_queries": ex["n"],
            "index_bytes": int(index_bytes), "table_bytes": int(table_bytes), "rss_delta_bytes": None,
+           "ef_sweep": sweep,
            "source_at_1": float(np.mean([bool(a) and a[0] == s for a, s in zip(approx, src[:RECALL_QUERIES])]))}
     row.pop("n")
     if n_timed < queries:
@@ -485,6 +504,10 @@ def render(report: dict, console) -> None:
     for r in report["index"]:
         if "note" in r:
             console.print(f"* {r['size']:,}: {r['note']}")
+    for r in report["index"]:
+        if r.get("ef_sweep"):
+            console.print(f"pg {r['size']:,}: ef_search → recall@10 / p50 ms: " + ", ".join(
+                f"{p['ef_search']} → {p['recall_at_10']:.3f} / {p['p50_ms']:.2f}" for p in r["ef_sweep"]))
     if any(r.get("store") == "pg" for r in report["index"]):
         console.print("[dim]pg: PostgreSQL + pgvector in a throwaway local server; build s = COPY + HNSW "
                       "build; exact p50 = the same query with the index off (a sequential scan); index MB "
