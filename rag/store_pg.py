@@ -128,7 +128,7 @@ class PgStore:
     has_vectors = True      # dense search runs here (vector_search), not in a FAISS file
 
     def __init__(self, url: str, dimension: int, m: int = 16, ef_construction: int = 64,
-                 ef_search: int = 100):
+                 ef_search: int = 200):
         import psycopg
         from pgvector.psycopg import register_vector
 

@@ -46,12 +46,13 @@ def test_ray_ingest_writes_what_the_plain_ingest_writes(tmp_path, corpus_copy):
     assert all(np.allclose(cached_a[h], cached_b[h], atol=1e-5) for h in hashes)
 
 
-def test_ray_ingest_skips_unchanged_and_reports_bad_files(tmp_path, corpus_copy):
+def test_ray_ingest_skips_unchanged_and_reports_bad_files(tmp_path, corpus_copy, monkeypatch):
     """In process: a second run parses nothing new and embeds nothing; a bad file is a line."""
     import ray
 
     from rag.ingest_ray import ingest_with_ray, start_ray
 
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)     # a local cluster on this machine's cores
     (corpus_copy / "empty.txt").write_text("")
     corpus = Corpus.open(make_settings(tmp_path / "index"))
     assert start_ray(num_cpus=2)          # one local cluster for both runs

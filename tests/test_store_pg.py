@@ -68,7 +68,7 @@ def test_pg_store_holds_and_finds_what_sqlite_does(tmp_path, database_url, corpu
     assert np.allclose(pg_vectors, faiss_vectors, atol=1e-6)
 
     # Dense: the same chunks in the same order for every question of the eval set (HNSW with
-    # ef_search 100 over ~150 vectors finds the exact neighbours), with and without a filter.
+    # ef_search 200 over ~150 vectors finds the exact neighbours), with and without a filter.
     questions = [q.question for q in load_questions()]
     a, b = Retriever(lite), Retriever(pg)
     for q in questions:
