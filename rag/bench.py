@@ -274,6 +274,138 @@ def bench_size(n: int, queries: int, exact_max: int, progress, budget_s: float) 
     return row
 
 
+# --- part 1b: the same sizes in PostgreSQL + pgvector (the RAG_DATABASE_URL store) ------------
+
+STORES = ("faiss", "pg")
+EF_SWEEP = (40, 100, 200, 400)     # hnsw.ef_search values whose recall@10 and p50 are reported too
+
+
+def parse_stores(text: str) -> list[str]:
+    """'faiss,pg' -> ['faiss', 'pg']."""
+    out = [p.strip().lower() for p in str(text).split(",") if p.strip()]
+    bad = [p for p in out if p not in STORES]
+    if bad or not out:
+        raise ValueError(f"unknown store {', '.join(bad) or '(none)'}: choose from {', '.join(STORES)}")
+    return list(dict.fromkeys(out))
+
+
+def start_bench_database():
+    """A throwaway PostgreSQL with pgvector in a temp folder (pgserver); (server, url)."""
+    import tempfile
+
+    from .errors import UserError
+
+    try:
+        import pgserver
+    except ImportError as exc:
+        raise UserError(f"--stores pg needs the [scale] extra (pip install -e '.[scale]'): {exc}") from None
+    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="rag-bench-pg-")) / "data", cleanup_mode="delete")
+    return server, server.get_uri()
+
+
+def bench_pg_size(n: int, queries: int, url: str, settings, progress, budget_s: float) -> dict:
+    """Insert (COPY), HNSW build, query latency at k=30 and recall@10 against exact search,
+    on the same synthetic vectors and queries as the FAISS row of this size."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    task = progress.add_task(f"{n:,} vectors in PostgreSQL: generating", total=None)
+    vectors = synthetic_vectors(n)
+    qs, src = query_vectors(vectors, max(queries, RECALL_QUERIES) + WARMUP_QUERIES)
+    warm, qs, src = qs[:WARMUP_QUERIES], qs[WARMUP_QUERIES:], src[WARMUP_QUERIES:]
+    m, efc, efs = settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(db)
+        db.execute("DROP TABLE IF EXISTS bench_vectors")
+        db.execute(f"CREATE TABLE bench_vectors (id BIGINT PRIMARY KEY, embedding vector({DIM}) NOT NULL)")
+        progress.update(task, description=f"{n:,} vectors in PostgreSQL: COPY")
+        t0 = time.perf_counter()
+        with db.cursor() as cur, cur.copy("COPY bench_vectors (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "vector"])
+            for i in range(n):
+                copy.write_row((i, vectors[i]))
+        insert_s = time.perf_counter() - t0
+        progress.update(task, description=f"{n:,} vectors in PostgreSQL: HNSW build (m={m}, ef_construction={efc})")
+        # The graph built in memory (else pgvector builds far slower); one helper process,
+        # as the machine has few cores.
+        db.execute("SET maintenance_work_mem = '2GB'")
+        db.execute("SET max_parallel_maintenance_workers = 1")
+        t0 = time.perf_counter()
+        db.execute(f"CREATE INDEX bench_vectors_hnsw ON bench_vectors USING hnsw (embedding vector_ip_ops) "
+                   f"WITH (m = {m}, ef_construction = {efc})")
+        index_s = time.perf_counter() - t0
+        db.execute("ANALYZE bench_vectors")
+        index_bytes = db.execute("SELECT pg_relation_size('bench_vectors_hnsw')").fetchone()[0]
+        table_bytes = db.execute("SELECT pg_total_relation_size('bench_vectors') - "
+                                 "pg_relation_size('bench_vectors_hnsw')").fetchone()[0]
+        db.execute(f"SET hnsw.ef_search = {max(efs, K)}")
+        # The HNSW path is what is timed (on small tables the planner would scan instead).
+        db.execute("SET enable_seqscan = off")
+        sql = f"SELECT id FROM bench_vectors ORDER BY embedding <#> %s LIMIT {K}"
+
+        class _Searcher:
+            """Prepared once, as an app's repeated query is; `prepare=False` plans afresh."""
+
+            def __init__(self, prepare: bool):
+                self.prepare = prepare
+
+            def search(self, q, k):
+                return [(r[0], 0.0) for r in db.execute(sql, (q,), prepare=self.prepare).fetchall()]
+
+        searcher = _Searcher(prepare=True)
+        plan = " ".join(r[0] for r in db.execute("EXPLAIN " + sql, (warm[0],)).fetchall())
+        t0 = time.perf_counter()
+        for q in warm:
+            searcher.search(q, K)
+        per_query = (time.perf_counter() - t0) / len(warm)
+        n_timed = queries
+        if per_query * queries > budget_s:
+            n_timed = max(20, min(queries, int(budget_s / max(per_query, 1e-9))))
+        progress.update(task, description=f"{n:,} vectors in PostgreSQL: {n_timed} searches",
+                        total=n_timed, completed=0)
+        times, results = _time_searches(searcher, qs[:n_timed], K, lambda: progress.advance(task))
+        sample = qs[:RECALL_QUERIES]
+        approx = ([r[:RECALL_AT] for r in results[:RECALL_QUERIES]] if len(results) >= RECALL_QUERIES
+                  else [[i for i, _ in searcher.search(q, K)][:RECALL_AT] for q in sample])
+        # ef_search against recall and latency, on the recall queries (docs/scale.md picks from it).
+        sweep = []
+        for ef in EF_SWEEP:
+            db.execute(f"SET hnsw.ef_search = {ef}")
+            ef_times, ef_res = _time_searches(searcher, sample, K)
+            sweep.append({"ef_search": ef, "p50_ms": percentiles(ef_times)["p50_ms"], "results": ef_res})
+        # What PostgreSQL's exact scan (no index) costs, on a few queries.
+        # (Unprepared: a prepared statement would keep its HNSW plan.)
+        db.execute("SET enable_indexscan = off")
+        db.execute("SET enable_seqscan = on")
+        exact_plan = " ".join(r[0] for r in db.execute("EXPLAIN " + sql, (warm[0],)).fetchall())
+        exact_times, _ = _time_searches(_Searcher(prepare=False), sample[:20], K)
+        db.execute("DROP TABLE bench_vectors")
+    exact = [list(np.argsort(-(vectors @ q), kind="stable")[:RECALL_AT]) for q in sample]
+    recall = float(np.mean([len(set(a) & set(e)) / RECALL_AT for a, e in zip(approx, exact)]))
+    for point in sweep:
+        res = point.pop("results")
+        point["recall_at_10"] = float(np.mean([len(set(a[:RECALL_AT]) & set(e)) / RECALL_AT
+                                               for a, e in zip(res, exact)]))
+    ex = percentiles(exact_times)
+    row = {"store": "pg", "size": n, "index_type": "hnsw", "m": m, "ef_construction": efc, "ef_search": max(efs, K),
+           "build_s": insert_s + index_s, "insert_s": insert_s, "index_build_s": index_s,
+           "queries_requested": queries, "queries": n_timed, "k": K, **percentiles(times),
+           "uses_index": "hnsw" in plan.lower(), "exact_uses_index": "hnsw" in exact_plan.lower(), "recall_at_10": recall, "recall_queries": len(sample),
+           "exact_p50_ms": ex["p50_ms"], "exact_p95_ms": ex["p95_ms"], "exact_queries": ex["n"],
+           "index_bytes": int(index_bytes), "table_bytes": int(table_bytes), "rss_delta_bytes": None,
+           "ef_sweep": sweep,
+           "source_at_1": float(np.mean([bool(a) and a[0] == s for a, s in zip(approx, src[:RECALL_QUERIES])]))}
+    row.pop("n")
+    if n_timed < queries:
+        row["note"] = (f"PostgreSQL: {n_timed} of {queries} queries: ~{per_query * 1000:.0f} ms each would pass "
+                       f"the {budget_s:.0f}s budget")
+    progress.remove_task(task)
+    del vectors
+    gc.collect()
+    return row
+
+
 # --- parts 2 and 3: the real corpus ------------------------------------------------------
 
 def bench_embedding(corpus, repeats: int, progress) -> dict:
@@ -353,20 +485,33 @@ def render(report: dict, console) -> None:
     from rich.table import Table
 
     t = Table(title=f"Vector search, k={K}, single queries (exact_search_max={report['settings']['exact_search_max']:,})")
-    for col in ("vectors", "index", "build s", "queries", "p50 ms", "p95 ms", "exact p50 ms",
+    for col in ("store", "vectors", "index", "build s", "queries", "p50 ms", "p95 ms", "exact p50 ms",
                 "index MB", "RSS Δ MB", f"recall@{RECALL_AT}"):
         t.add_column(col, justify="left" if col == "index" else "right")
     for r in report["index"]:
         kind = r["index_type"] + (f" {r['nprobe']}/{r['nlist']}" if "nlist" in r else "")
+        if r["index_type"] == "hnsw":
+            kind += f" m={r['m']} efc={r['ef_construction']} efs={r['ef_search']}"
         queries = f"{r['queries']}" + (f" (of {r['queries_requested']})*" if r["queries"] < r["queries_requested"] else "")
         exact = f"{r['exact_p50_ms']:.2f}" + ("" if r["index_type"] == "flat" else f" (n={r['exact_queries']})")
-        t.add_row(f"{r['size']:,}", kind, f"{r['build_s']:.2f}", queries, f"{r['p50_ms']:.3f}",
-                  f"{r['p95_ms']:.3f}", exact, _mb(r["index_bytes"]), _mb(r["rss_delta_bytes"]),
-                  f"{r['recall_at_10']:.3f}" + ("" if r["index_type"] == "ivf" else " (exact)"))
+        store = r.get("store", "faiss")
+        build = f"{r['build_s']:.2f}" + (f" ({r['insert_s']:.1f}+{r['index_build_s']:.1f})" if store == "pg" else "")
+        t.add_row(store, f"{r['size']:,}", kind, build, queries, f"{r['p50_ms']:.3f}",
+                  f"{r['p95_ms']:.3f}", exact, _mb(r["index_bytes"]),
+                  "-" if r["rss_delta_bytes"] is None else _mb(r["rss_delta_bytes"]),
+                  f"{r['recall_at_10']:.3f}" + ("" if r["index_type"] != "flat" else " (exact)"))
     console.print(t)
     for r in report["index"]:
         if "note" in r:
             console.print(f"* {r['size']:,}: {r['note']}")
+    for r in report["index"]:
+        if r.get("ef_sweep"):
+            console.print(f"pg {r['size']:,}: ef_search → recall@10 / p50 ms: " + ", ".join(
+                f"{p['ef_search']} → {p['recall_at_10']:.3f} / {p['p50_ms']:.2f}" for p in r["ef_sweep"]))
+    if any(r.get("store") == "pg" for r in report["index"]):
+        console.print("[dim]pg: PostgreSQL + pgvector in a throwaway local server; build s = COPY + HNSW "
+                      "build; exact p50 = the same query with the index off (a sequential scan); index MB "
+                      "= the HNSW relation alone (the table holds the vectors again).[/dim]")
 
     e = report["embedding"]
     t2 = Table(title="Embedding throughput (bundled corpus chunks)")
@@ -435,6 +580,10 @@ def main(args) -> int:
     e2e = int(getattr(args, "e2e_queries", 50))
     budget = float(getattr(args, "search_budget_s", 60.0))
     out = getattr(args, "out", None)
+    try:
+        stores = parse_stores(getattr(args, "stores", None) or "faiss")
+    except ValueError as exc:
+        raise UserError(f"--stores: {exc}") from None
 
     settings = load_settings()
     answers = int(getattr(args, "answers", 0) or 0)
@@ -447,7 +596,9 @@ def main(args) -> int:
         console = Console(highlight=False, width=150)   # a piped table keeps its columns whole
     start = time.perf_counter()
     cpu_before = cpu_snapshot()
-    report = {"settings": {"exact_search_max": settings.exact_search_max, "k": K, "dimension": DIM,
+    report = {"settings": {"exact_search_max": settings.exact_search_max, "k": K, "dimension": DIM, "stores": stores,
+                           "hnsw": {"m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction,
+                                    "ef_search": settings.hnsw_ef_search},
                            "seed": SEED, "topic_size": TOPIC_SIZE, "topic_strength": [B_MIN, B_MAX],
                            "query_noise": QUERY_NOISE},
               "machine": _machine(), "index": []}
@@ -475,12 +626,24 @@ def main(args) -> int:
             report["retrieval"] = bench_retrieval(corpus, e2e, progress)
             r = report["retrieval"]
             progress.console.print(f"retrieval: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
-            for n in sizes:
-                row = bench_size(n, queries, settings.exact_search_max, progress, budget)
-                report["index"].append(row)
-                progress.console.print(
-                    f"{n:,} vectors: {row['index_type']}, build {row['build_s']:.1f}s, "
-                    f"p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
+            server = url = None
+            if "pg" in stores:
+                server, url = start_bench_database()
+            try:
+                for n in sizes:
+                    rows = []
+                    if "faiss" in stores:
+                        rows.append({"store": "faiss", **bench_size(n, queries, settings.exact_search_max, progress, budget)})
+                    if "pg" in stores:
+                        rows.append(bench_pg_size(n, queries, url, settings, progress, budget))
+                    for row in rows:
+                        report["index"].append(row)
+                        progress.console.print(
+                            f"{row['store']} {n:,} vectors: {row['index_type']}, build {row['build_s']:.1f}s, "
+                            f"p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
+            finally:
+                if server is not None:
+                    server.cleanup()
 
     report["total_s"] = time.perf_counter() - start
     report["contention"] = contention(cpu_before, cpu_snapshot())

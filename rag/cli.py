@@ -22,12 +22,13 @@ EXAMPLES_ASK = """examples:
 
 The first run builds the index from the bundled minutes (data/minutes/) and assembles
 the default model (about a minute); later runs start in seconds.
-Environment: RAG_INDEX_DIR, RAG_MODEL_PATH, RAG_MODEL_CACHE_DIR, RAG_TOP_K, RAG_THREADS.
+Environment: RAG_INDEX_DIR, RAG_DATABASE_URL, RAG_MODEL_PATH, RAG_MODEL_CACHE_DIR, RAG_TOP_K, RAG_THREADS.
 """
 
 EXAMPLES_RAG = """examples:
   rag ingest                      # the bundled sample minutes
   rag ingest ~/minutes/ new.pdf   # folders and files (.txt .md .html .pdf .docx)
+  rag ingest --ray ~/archive/     # many files: parse and embed in parallel with Ray
   rag items --json | head -3
   rag search --k 5 "ECINS"
   rag ask "what happened to the DArDR post?"
@@ -35,6 +36,7 @@ EXAMPLES_RAG = """examples:
   rag eval --layouts              # agenda items found in 20 real minutes of other bodies
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
+  rag bench --stores faiss,pg --sizes 10k,100k   # FAISS and PostgreSQL side by side
   rag bench --only-answers        # warm ask vs raw llama.cpp on the same prompts, and a cold ask
   rag doctor                      # something wrong? checks the build, models, index, a generation
 """
@@ -43,7 +45,7 @@ EXAMPLES_RAG = """examples:
 def _settings(args):
     from .settings import settings_for
 
-    return settings_for(getattr(args, "index_dir", None))
+    return settings_for(getattr(args, "index_dir", None), getattr(args, "database_url", None))
 
 
 def _filters(args):
@@ -85,9 +87,16 @@ def _add_ask_args(p: argparse.ArgumentParser) -> None:
                    help="the question asked just before (a follow-up such as \"who funds it?\" is "
                         "then read as being about its subject, as in the chat)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: index/ in the project)")
+    _add_database_arg(p)
     p.add_argument("--no-serve", action="store_true",
                    help="answer in this process; do not use or start `rag serve` (also RAG_SERVE=off)")
     _add_filter_args(p)
+
+
+def _add_database_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", metavar="URL",
+                   help="a PostgreSQL database with pgvector shared by many processes, instead of the "
+                        "index folder's SQLite and FAISS files (also RAG_DATABASE_URL)")
 
 
 def _stderr_console():
@@ -202,7 +211,12 @@ def run_ingest(args) -> int:
     settings = _settings(args)
     paths = [Path(p).expanduser() for p in args.paths] or [settings.corpus_dir]
     corpus = Corpus.open(settings)
-    report = corpus.ingest(paths, committee=args.committee, progress=not args.quiet)
+    if args.ray:
+        from .ingest_ray import ingest_with_ray
+
+        report = ingest_with_ray(corpus, paths, committee=args.committee, progress=not args.quiet)
+    else:
+        report = corpus.ingest(paths, committee=args.committee, progress=not args.quiet)
     for f in report.files:
         name = Path(f.path).name
         if f.status == "error":
@@ -295,12 +309,17 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ing.add_argument("paths", nargs="*", help="files or folders (default: the bundled sample minutes)")
     ing.add_argument("--committee", help="committee name for files whose text does not say")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    ing.add_argument("--ray", action="store_true",
+                     help="parse and embed with Ray Data: on this machine's cores, or on the cluster at "
+                          "RAY_ADDRESS (needs the [scale] extra); writes what a plain ingest writes")
     ing.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(ing)
     ing.set_defaults(func=run_ingest)
 
     items = sub.add_parser("items", help="list the agenda items in the index")
     items.add_argument("--json", action="store_true", help="one JSON object per line")
     items.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(items)
     _add_filter_args(items)
     items.set_defaults(func=run_items)
 
@@ -310,6 +329,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     se.add_argument("--k", type=int, default=5, metavar="N")
     se.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     se.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(se)
     _add_filter_args(se)
     se.set_defaults(func=run_search)
 
@@ -320,6 +340,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", help="drop a document from the index")
     rm.add_argument("document", help="file name as `rag items` shows it, or its path")
     rm.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(rm)
     rm.set_defaults(func=run_remove)
 
     ev = sub.add_parser("eval", help="run the evaluation suite (eval/questions.jsonl)")
@@ -335,6 +356,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=5, metavar="K", help="k for recall@k (default 5)")
     ev.add_argument("--out", help="report path (default eval/results/<timestamp>.json)")
     ev.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(ev)
     ev.add_argument("--layouts", action="store_true",
                     help="only the agenda-item table: precision / recall / titles per real minutes "
                          "document against hand-written items (tests/layouts/), in seconds")
@@ -343,6 +365,9 @@ def build_rag_parser() -> argparse.ArgumentParser:
 
     be = sub.add_parser("bench", help="latency / memory / throughput benchmark")
     be.add_argument("--sizes", default="1000,10000,100000,1000000", help="index sizes to time")
+    be.add_argument("--stores", default="faiss", metavar="faiss,pg",
+                    help="vector stores to time at each size: faiss (the index file), pg (PostgreSQL + "
+                         "pgvector HNSW in a throwaway local server; needs the [scale] extra)")
     be.add_argument("--queries", type=int, default=200, help="queries per size")
     be.add_argument("--out", help="also write the table as JSON here")
     be.add_argument("--answers", type=int, metavar="N",
@@ -358,6 +383,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
                     "sha256; the index (items, chunks, FAISS manifest); and one short generation in a "
                     "child process, so a native crash becomes a line. Exit status 1 if any check fails.")
     doc.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(doc)
     doc.set_defaults(func=run_doctor)
 
     sv = sub.add_parser(
@@ -370,6 +396,7 @@ def build_rag_parser() -> argparse.ArgumentParser:
     sv.add_argument("--fast", action="store_true", help="warm the --fast model instead of the default")
     sv.add_argument("--quiet", action="store_true")
     sv.add_argument("--index-dir", metavar="DIR")
+    _add_database_arg(sv)
     sv.set_defaults(func=run_serve)
     return p
 

@@ -104,6 +104,18 @@ def check_index(settings: Settings) -> list[Check]:
     from .index import MANIFEST_FILE
     from .ingest import DB_FILE
 
+    if settings.database_url:
+        from .errors import UserError
+        from .ingest import Corpus
+        from .store_pg import redact
+
+        try:
+            store = Corpus.open(settings).store
+        except UserError as exc:
+            return [Check("fail", "index", str(exc))]
+        return [Check("ok", "index", f"{len(store.documents())} documents, {len(store.items())} items, "
+                                     f"{store.chunk_count()} chunks in PostgreSQL at {redact(settings.database_url)} "
+                                     "(pgvector HNSW)")]
     db = settings.index_dir / DB_FILE
     if not db.exists():
         return [Check("warn", "index", f"none yet in {settings.index_dir}: the first `ask` builds it "

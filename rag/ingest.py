@@ -80,14 +80,73 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def open_store(settings: Settings):
+    """The store the settings name: PostgreSQL + pgvector when ``database_url`` is set (shared
+    by many processes), else the index folder's SQLite database (one machine)."""
+    if settings.database_url:
+        from .errors import UserError
+
+        try:
+            from .store_pg import PgStore
+        except ImportError as exc:
+            raise UserError(f"a database URL needs the [scale] extra (pip install -e '.[scale]'): {exc}") from None
+        return PgStore(settings.database_url, DIMENSION, m=settings.hnsw_m,
+                       ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search)
+    return Store(settings.index_dir / DB_FILE)
+
+
+class StoreIndex:
+    """Stands where the FAISS index does when the store searches its own vectors (PostgreSQL):
+    each chunk's vector is written in its document's transaction, so add, remove and save
+    have nothing left to do."""
+
+    kind = "hnsw"
+
+    def __init__(self, store):
+        self.store = store
+
+    @property
+    def size(self) -> int:
+        return self.store.chunk_count()
+
+    def add(self, ids, vectors) -> None:
+        pass
+
+    def remove(self, ids) -> None:
+        pass
+
+    def save(self, directory, manifest) -> None:
+        pass
+
+
+def read_document(f: Path, committee: str | None, previous: str | None) -> tuple[str, list] | FileResult:
+    """(sha256, items) of a file, or the FileResult that says it is unchanged or unreadable.
+    Touches no store, so Ray workers run it too (rag/ingest_ray.py)."""
+    try:
+        data = f.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if previous == sha:
+            return FileResult(str(f), "unchanged")
+        items = parse_file(f, committee=committee)
+        if not items:
+            raise LoadError("no agenda items found")
+    except LoadError as exc:
+        return FileResult(str(f), "error", error=str(exc))
+    except FileNotFoundError:
+        return FileResult(str(f), "error", error="file vanished before it could be read")
+    except (OSError, UnicodeError) as exc:
+        return FileResult(str(f), "error", error=f"cannot read: {exc.__class__.__name__}: {exc}")
+    return sha, items
+
+
 class Corpus:
-    """The SQLite store and the FAISS index of one index folder, always in step."""
+    """The store and its vector index (FAISS beside SQLite, or pgvector inside PostgreSQL), always in step."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.dir = settings.index_dir
-        self.store = Store(self.dir / DB_FILE)
-        self._index: VectorIndex | None = None
+        self.store = open_store(settings)
+        self._index: VectorIndex | StoreIndex | None = None
         self.lock = threading.RLock()
         self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
         self._aliases: tuple[str, object] | None = None   # (corpus hash, Aliases)
@@ -105,9 +164,11 @@ class Corpus:
                 "corpus_hash": self.store.corpus_hash()}
 
     @property
-    def index(self) -> VectorIndex:
+    def index(self) -> VectorIndex | StoreIndex:
         """The FAISS index, loaded if its manifest matches the database, else rebuilt."""
         with self.lock:
+            if self._index is None and self.store.has_vectors:
+                self._index = StoreIndex(self.store)
             if self._index is None:
                 self._index = VectorIndex.load(self.dir, self.manifest(), self.settings.exact_search_max)
                 if self._index is None:
@@ -120,7 +181,7 @@ class Corpus:
         from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
 
         with self.lock:
-            state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
+            state = self.store.state()
             if self._doc_texts[0] != state:
                 self._doc_texts = (state, {})
             texts = self._doc_texts[1]
@@ -140,7 +201,7 @@ class Corpus:
         with self.lock:
             # Cheap to read on every question: any ingest or removal changes the count or
             # the newest chunk id (ids only grow), unlike a hash over every chunk.
-            state = str(self.store.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
+            state = self.store.state()
             if self._aliases is None or self._aliases[0] != state:
                 # Learnt at ingest and kept beside the index: reading every item again would
                 # cost a new `ask` process seconds on a large corpus.
@@ -159,7 +220,16 @@ class Corpus:
                 self._aliases = (state, learnt)
             return self._aliases[1]
 
-    def rebuild_index(self) -> VectorIndex:
+    def vector_search(self, vector: np.ndarray, limit: int, filters) -> list[tuple[int, float]]:
+        """Dense search: in the database for a server store, else in the FAISS index."""
+        if self.store.has_vectors:
+            return self.store.vector_search(vector, limit, filters)
+        allowed = self.store.allowed_chunk_ids(filters) if filters.active() else None
+        return self.index.search(vector, limit, allowed)
+
+    def rebuild_index(self) -> VectorIndex | StoreIndex:
+        if self.store.has_vectors:
+            return StoreIndex(self.store)
         rows = self.store.chunk_rows()
         vectors = self._vectors_for(rows, progress=False)
         index = VectorIndex(DIMENSION, self.settings.exact_search_max)
@@ -216,22 +286,11 @@ class Corpus:
 
     def _ingest_file(self, f: Path, committee: str | None, index: VectorIndex, progress: bool) -> FileResult:
         key = str(f.resolve())
-        try:
-            data = f.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            previous = self.store.document_hash(key)
-            if previous == sha:
-                return FileResult(str(f), "unchanged")
-            items = parse_file(f, committee=committee)
-            if not items:
-                raise LoadError("no agenda items found")
-        except LoadError as exc:
-            return FileResult(str(f), "error", error=str(exc))
-        except FileNotFoundError:
-            return FileResult(str(f), "error", error="file vanished before it could be read")
-        except (OSError, UnicodeError) as exc:
-            return FileResult(str(f), "error", error=f"cannot read: {exc.__class__.__name__}: {exc}")
-
+        previous = self.store.document_hash(key)
+        parsed = read_document(f, committee, previous)
+        if isinstance(parsed, FileResult):
+            return parsed
+        sha, items = parsed
         s = self.settings
         # Embed before touching the database, so a failure leaves the old version intact.
         chunks_by_item = [chunk_item(it, 0, s.chunk_size, s.chunk_overlap) for it in items]
@@ -239,6 +298,12 @@ class Corpus:
 
         pending = [(0, 0, content_hash(c.content), c.content) for cs in chunks_by_item for c in cs]
         self._vectors_for(pending, progress=False)
+        return self._write_document(f, key, sha, previous, items, index)
+
+    def _write_document(self, f: Path, key: str, sha: str, previous: str | None, items, index) -> FileResult:
+        """One document's items and chunks in one transaction, its vectors (already in the
+        cache) into the index; shared by the plain and the Ray ingest (rag/ingest_ray.py)."""
+        s = self.settings
         removed, added = self.store.replace_document(
             key, f.name, sha, items,
             lambda it, item_id: chunk_item(it, item_id, s.chunk_size, s.chunk_overlap))

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: FAISS (dense) + SQLite FTS5 (BM25), fused by reciprocal rank, per item.
+"""Hybrid retrieval: FAISS (dense) + SQLite FTS5 (BM25), fused by reciprocal rank, per item
+(or pgvector + PostgreSQL full-text search with RAG_DATABASE_URL: rag/store_pg.py).
 
 >>> retriever = Retriever(ensure_corpus(load_settings()))     # doctest: +SKIP
 >>> [h.citation() for h in retriever.search("DArDR post", k=2)]  # doctest: +SKIP
@@ -71,8 +72,7 @@ class Retriever:
 
     def dense(self, query: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
         vector = get_embedder().encode([query])[0]
-        allowed = self.corpus.store.allowed_chunk_ids(filters) if filters.active() else None
-        return self.corpus.index.search(vector, limit, allowed)
+        return self.corpus.vector_search(vector, limit, filters)
 
     def keyword(self, query: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return self.corpus.store.keyword_search(query, limit, filters)

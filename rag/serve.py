@@ -38,8 +38,12 @@ START_TIMEOUT_S = 120
 
 
 def socket_path(settings: Settings) -> Path:
-    """One socket per index folder, in a short path (Unix sockets allow ~100 characters)."""
-    key = hashlib.sha256(str(Path(settings.index_dir).resolve()).encode()).hexdigest()[:12]
+    """One socket per index folder (and database URL, when one is set), in a short path
+    (Unix sockets allow ~100 characters)."""
+    where = str(Path(settings.index_dir).resolve())
+    if settings.database_url:
+        where += "\n" + settings.database_url
+    key = hashlib.sha256(where.encode()).hexdigest()[:12]
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     return Path(base) / f"minutes-qa-{os.getuid()}-{key}.sock"
 
@@ -197,6 +201,8 @@ def start(settings: Settings, wait_s: float = START_TIMEOUT_S) -> bool:
     log = Path(settings.index_dir) / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir))
+    if settings.database_url:
+        env["RAG_DATABASE_URL"] = settings.database_url
     with open(log, "ab") as out:
         subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--quiet"], env=env,
                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -133,6 +133,10 @@ def _row_to_item(row) -> Item:
 
 
 class Store:
+    """One index folder's SQLite database; the FAISS file beside it holds the vectors' index."""
+
+    has_vectors = False     # dense search goes through the FAISS index (rag/index.py)
+
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -227,6 +231,10 @@ class Store:
 
     def chunk_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def state(self) -> str:
+        """Changes with every ingest or removal (ids only grow): cheap to read per question."""
+        return str(self.db.execute("SELECT COUNT(*), MAX(id) FROM chunks").fetchone())
 
     def allowed_chunk_ids(self, filters: Filters) -> list[int]:
         where, args = filters.sql()

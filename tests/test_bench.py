@@ -67,3 +67,35 @@ def test_parse_sizes():
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def test_bench_pg_next_to_faiss(tmp_path, monkeypatch, capsys):
+    """--stores faiss,pg: a PostgreSQL row (its own throwaway server) beside each FAISS row."""
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    out = tmp_path / "bench.json"
+    args = argparse.Namespace(sizes="2000", queries=20, out=str(out), stores="faiss,pg",
+                              embed_repeats=1, e2e_queries=5)
+
+    assert main(args) == 0
+
+    report = json.loads(out.read_text())
+    assert [(r["store"], r["size"]) for r in report["index"]] == [("faiss", 2000), ("pg", 2000)]
+    pg = report["index"][1]
+    assert pg["index_type"] == "hnsw" and pg["uses_index"] and not pg["exact_uses_index"]
+    assert pg["m"] == 16 and pg["ef_construction"] == 64 and pg["ef_search"] >= 30
+    assert pg["queries"] == 20 and 0 < pg["p50_ms"] <= pg["p95_ms"] and pg["exact_p50_ms"] > 0
+    assert pg["insert_s"] > 0 and pg["index_build_s"] > 0 and pg["index_bytes"] > 0
+    assert pg["recall_at_10"] >= 0.9 and pg["source_at_1"] >= 0.9
+    sweep = {p["ef_search"]: p for p in pg["ef_sweep"]}
+    assert list(sweep) == [40, 100, 200, 400] and sweep[400]["recall_at_10"] >= 0.95
+    shown = capsys.readouterr().out
+    assert "hnsw m=16" in shown and "pg" in shown
+
+
+def test_bench_rejects_unknown_store():
+    import pytest
+
+    from rag.errors import UserError
+
+    with pytest.raises(UserError, match="--stores: unknown store milvus"):
+        main(argparse.Namespace(sizes="100", queries=5, out=None, stores="faiss,milvus"))
