@@ -352,6 +352,9 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev.add_argument("--fast", action="store_true", help="evaluate the --fast model instead of the default")
     ev.add_argument("--model", metavar="PATH", help="evaluate this GGUF model")
     ev.add_argument("--no-baselines", action="store_true", help="skip the tutorial baseline run")
+    ev.add_argument("--llm-url", metavar="URL", help="generate with this OpenAI-compatible server, "
+                    "for every system that generates (also RAG_LLM_URL)")
+    ev.add_argument("--llm-model", metavar="NAME", help="the served model's name (also RAG_LLM_MODEL)")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--k", type=int, default=5, metavar="K", help="k for recall@k (default 5)")
     ev.add_argument("--out", help="report path (default eval/results/<timestamp>.json)")

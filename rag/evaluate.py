@@ -260,7 +260,8 @@ def main(args) -> int:
     questions = [q for f in files for q in load_questions(f)]
     if args.limit:
         questions = questions[: args.limit]
-    settings = settings_for(getattr(args, "index_dir", None))
+    settings = settings_for(getattr(args, "index_dir", None), getattr(args, "database_url", None)).with_overrides(
+        llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None))
     corpus = None
     folders = [Path(settings.corpus_dir)]
     if needs_other_minutes(questions, Path(settings.corpus_dir)):
