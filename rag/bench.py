@@ -171,6 +171,18 @@ def query_vectors(base: np.ndarray, count: int, seed: int = SEED + 1) -> tuple[n
     return _unit(q.astype(np.float32)), src
 
 
+def _affordable(search, warm, queries: int, budget_s: float) -> int:
+    """Warm up, then how many of the queries to time so a slow configuration stays inside
+    the time budget (at least 20)."""
+    t0 = time.perf_counter()
+    for q in warm:
+        search(q, K)
+    per_query = (time.perf_counter() - t0) / len(warm)
+    if per_query * queries <= budget_s:
+        return queries
+    return max(20, min(queries, int(budget_s / max(per_query, 1e-9))))
+
+
 def _time_searches(index, queries: np.ndarray, k: int, on_step=None) -> tuple[list[float], list[list[int]]]:
     times, results = [], []
     for q in queries:
@@ -217,14 +229,7 @@ def bench_size(n: int, queries: int, exact_max: int, progress, budget_s: float) 
     gc.collect()
     rss_after = rss_bytes()
 
-    # Warm-up, and an estimate to keep a slow configuration inside the time budget.
-    t0 = time.perf_counter()
-    for q in warm:
-        index.search(q, K)
-    per_query = (time.perf_counter() - t0) / len(warm)
-    n_timed = queries
-    if per_query * queries > budget_s:
-        n_timed = max(20, min(queries, int(budget_s / max(per_query, 1e-9))))
+    n_timed = _affordable(index.search, warm, queries, budget_s)
     progress.update(task, description=f"{n:,} vectors: {n_timed} searches ({index.kind})",
                     total=n_timed, completed=0)
     times, results = _time_searches(index, qs[:n_timed], K, lambda: progress.advance(task))
@@ -355,13 +360,7 @@ def bench_pg_size(n: int, queries: int, url: str, settings, progress, budget_s: 
 
         searcher = _Searcher(prepare=True)
         plan = " ".join(r[0] for r in db.execute("EXPLAIN " + sql, (warm[0],)).fetchall())
-        t0 = time.perf_counter()
-        for q in warm:
-            searcher.search(q, K)
-        per_query = (time.perf_counter() - t0) / len(warm)
-        n_timed = queries
-        if per_query * queries > budget_s:
-            n_timed = max(20, min(queries, int(budget_s / max(per_query, 1e-9))))
+        n_timed = _affordable(searcher.search, warm, queries, budget_s)
         progress.update(task, description=f"{n:,} vectors in PostgreSQL: {n_timed} searches",
                         total=n_timed, completed=0)
         times, results = _time_searches(searcher, qs[:n_timed], K, lambda: progress.advance(task))

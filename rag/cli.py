@@ -202,7 +202,7 @@ def run_serve(args) -> int:
 
     settings = _settings(args)
     return serve(settings, idle_s=args.idle or DEFAULT_IDLE_S, fast=args.fast,
-                 echo=(lambda m: None) if args.quiet else print)
+                 echo=(lambda m: None) if args.quiet else print, warm_prompt=not args.no_prompt_warmup)
 
 
 def run_ingest(args) -> int:
@@ -398,6 +398,9 @@ def build_rag_parser() -> argparse.ArgumentParser:
     sv.add_argument("--idle", type=float, metavar="S", help="exit after S seconds idle (default 900)")
     sv.add_argument("--fast", action="store_true", help="warm the --fast model instead of the default")
     sv.add_argument("--quiet", action="store_true")
+    sv.add_argument("--no-prompt-warmup", action="store_true",
+                    help="do not evaluate the system prompt before serving (an `ask` that starts the "
+                         "server does this: its own question evaluates it, and the next ones reuse it)")
     sv.add_argument("--index-dir", metavar="DIR")
     _add_database_arg(sv)
     sv.set_defaults(func=run_serve)

@@ -122,17 +122,19 @@ class AnswerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self._manifest_mtime = (manifest.stat().st_mtime_ns if manifest.exists() else None)
         return self._answerer
 
-    def warm(self, fast: bool = False) -> None:
+    def warm(self, fast: bool = False, prompt: bool = True) -> None:
         from .embed import get_embedder
 
         answerer = self.answerer()
         get_embedder().encode(["warm up"])
         answerer.llm(fast=fast)
-        # The fixed system prompt is evaluated once here; llama.cpp reuses its KV state for
-        # every later prompt that starts with it.
-        answerer.llm(fast=fast).complete(
-            [{"role": "system", "content": answerer.steps.prompt("answer")},
-             {"role": "user", "content": "Ready?"}], max_tokens=1)
+        if prompt:
+            # The fixed system prompt is evaluated once here; llama.cpp reuses its KV state
+            # for every later prompt that starts with it. Skipped when an `ask` started the
+            # server: its question is waiting, and its prompt evaluates the same prefix.
+            answerer.llm(fast=fast).complete(
+                [{"role": "system", "content": answerer.steps.prompt("answer")},
+                 {"role": "user", "content": "Ready?"}], max_tokens=1)
 
     def serve_until_idle(self) -> None:
         def watchdog():
@@ -150,7 +152,8 @@ class AnswerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             Path(self.server_address).unlink(missing_ok=True)
 
 
-def serve(settings: Settings, idle_s: float = DEFAULT_IDLE_S, fast: bool = False, echo=print) -> int:
+def serve(settings: Settings, idle_s: float = DEFAULT_IDLE_S, fast: bool = False, echo=print,
+          warm_prompt: bool = True) -> int:
     if ping(settings):
         echo(f"a server for {settings.index_dir} is already running")
         return 0
@@ -158,7 +161,7 @@ def serve(settings: Settings, idle_s: float = DEFAULT_IDLE_S, fast: bool = False
     # Stopped with SIGTERM (kill, a service manager): leave through the same clean-up.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
-        server.warm(fast=fast)
+        server.warm(fast=fast, prompt=warm_prompt)
     except BaseException:
         server.server_close()
         socket_path(settings).unlink(missing_ok=True)
@@ -204,7 +207,7 @@ def start(settings: Settings, wait_s: float = START_TIMEOUT_S) -> bool:
     if settings.database_url:
         env["RAG_DATABASE_URL"] = settings.database_url
     with open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--quiet"], env=env,
+        subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--quiet", "--no-prompt-warmup"], env=env,
                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
     deadline = time.monotonic() + wait_s
