@@ -60,11 +60,14 @@ def test_two_callers_at_once_both_get_their_own_answer(server):
         t.start()
     for t in threads:
         t.join(timeout=300)
+    streams = ["".join(tokens[i]).strip() for i in (0, 1)]
     for i in (0, 1):
         ans = results[i]
         assert ans is not None and ans.question == questions[i]
-        # Each caller's stream is its own answer's text, not the other's.
-        assert "".join(tokens[i]).strip()[:20] in ans.answer or ans.abstained
+        # Each caller's stream is one generation of its own, not both interleaved. (The
+        # checked answer may replace streamed sentences its passages do not ground, so the
+        # stream is not compared with it.)
+        assert streams[i] and streams[i] not in streams[1 - i]
 
 
 def test_a_bad_question_comes_back_as_an_error(server):
