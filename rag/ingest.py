@@ -149,8 +149,8 @@ class Corpus:
         self._index: VectorIndex | StoreIndex | None = None
         self.lock = threading.RLock()
         self.embedded = 0   # chunks embedded (not found in the cache) during the current ingest
-        self._aliases: tuple[str, object] | None = None   # (corpus hash, Aliases)
-        self._doc_texts: tuple[str, dict[str, str]] = ("", {})  # (corpus state, doc -> text)
+        self._learnt_state = ""        # the store state that _learnt_cache was built for
+        self._learnt_cache: dict = {}
 
     @classmethod
     def open(cls, settings: Settings) -> "Corpus":
@@ -181,10 +181,7 @@ class Corpus:
         from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
 
         with self.lock:
-            state = self.store.state()
-            if self._doc_texts[0] != state:
-                self._doc_texts = (state, {})
-            texts = self._doc_texts[1]
+            texts = self._learnt().setdefault("doc_texts", {})
             if doc not in texts:
                 parts = [f"{it.title} {it.body} {it.meeting_date or ''}"
                          for _, it in self.store.items(Filters(doc=doc))]
@@ -199,12 +196,11 @@ class Corpus:
         from .aliases import Aliases
 
         with self.lock:
-            # Cheap to read on every question: any ingest or removal changes the count or
-            # the newest chunk id (ids only grow), unlike a hash over every chunk.
-            state = self.store.state()
-            if self._aliases is None or self._aliases[0] != state:
+            learnt_now = self._learnt()
+            if "aliases" not in learnt_now:
                 # Learnt at ingest and kept beside the index: reading every item again would
                 # cost a new `ask` process seconds on a large corpus.
+                state = self._learnt_state
                 saved = self.dir / ALIASES_FILE
                 try:
                     data = json.loads(saved.read_text())
@@ -217,8 +213,17 @@ class Corpus:
                         texts.setdefault(it.doc, []).append(f"{it.title}. {it.body}")
                     learnt = Aliases.learn("\n".join(v) for v in texts.values())
                     _write_atomic(saved, json.dumps({"state": state, "groups": learnt.to_json()}))
-                self._aliases = (state, learnt)
-            return self._aliases[1]
+                learnt_now["aliases"] = learnt
+            return learnt_now["aliases"]
+
+    def _learnt(self) -> dict:
+        """What is learnt from the whole corpus (aliases, documents' texts), kept until an
+        ingest or removal changes it. The state is cheap to read on every question: any
+        change alters the chunk count or the newest chunk id (ids only grow)."""
+        state = self.store.state()
+        if state != self._learnt_state:
+            self._learnt_state, self._learnt_cache = state, {}
+        return self._learnt_cache
 
     def vector_search(self, vector: np.ndarray, limit: int, filters) -> list[tuple[int, float]]:
         """Dense search: in the database for a server store, else in the FAISS index."""
