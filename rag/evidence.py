@@ -111,13 +111,18 @@ class Passage:
     # Its best score against the question under the other names of what it asks about
     # (rag/aliases.py); sentences are still chosen by their own scores.
     alias_best: float = 0.0
+    # What the question's words found in the item's title add to each of its sentences when
+    # items are compared (an item is about its title), though not when its own sentences
+    # are ranked against each other: "Todd Feinberg welcomed to SSA Commission" answers
+    # "which new commissioner was welcomed?" by its title.
+    title_bonus: float = 0.0
     # The question's names and figures that this passage's document uses (the body, the
     # place, the date): an answer may say them back (rag/cite.py, source_text).
     context: str = ""
 
     @property
     def best(self) -> float:
-        return max(float(self.scores.max()) if len(self.scores) else 0.0, self.alias_best)
+        return max(float(self.scores.max()) + self.title_bonus if len(self.scores) else 0.0, self.alias_best)
 
     def label(self) -> str:
         return self.hit.citation()
@@ -165,7 +170,13 @@ class Evidence:
             # A sentence holding the question's words (names, acronyms, sums) is evidence
             # even when the embedding misses it. Words of the item's title do not count:
             # every sentence of the item is about its title.
-            fresh = {t: w for t, w in weights.items() if t not in hit.title.lower()}
+            # Nor do the words that name the meeting (its body, place and date, from the first
+            # line of its header): every item of the meeting is about them, and a question
+            # about another body's minutes names them to say which minutes it means.
+            context = self.meeting_name(hit.doc)
+            weights_here = {t: w for t, w in weights.items() if t not in context}
+            fresh = {t: w for t, w in weights_here.items() if t not in hit.title.lower()}
+            title_bonus = TERM_WEIGHT * sum(w for t, w in weights_here.items() if t not in fresh)
             if fresh:
                 overlap = np.array([sum(w for t, w in fresh.items() if t in s.lower()) for s in sents])
                 scores = scores + TERM_WEIGHT * overlap
@@ -174,8 +185,43 @@ class Evidence:
                     scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
             if DECISION_QUESTION.search(question):
                 scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
-            out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores))
+            out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores,
+                               title_bonus=title_bonus))
         return out
+
+    def meeting_name(self, doc: str) -> str:
+        """The first line of each header of a document, lower case: "east palo alto planning
+        commission regular meeting minutes january 27, 2020" (empty when it has no header)."""
+        firsts = []
+        for text in self.corpus.headers(doc):
+            sentences = split_sentences(text)
+            firsts.append(sentences[0] if sentences else text[:200])
+        return " ".join(firsts).lower()
+
+    def docs_named(self, question: str) -> set[str] | None:
+        """The documents whose meeting the question names by the words that set it apart
+        ("the Town of North Star's next meeting"), among minutes of several bodies; None when
+        it names none (those words are in more than half of the meeting names, or none)."""
+        docs = [name for _, _, name in self.corpus.store.documents()]
+        if len(docs) < 2:
+            return None
+        from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
+
+        names = {doc: f"{self.meeting_name(doc)} {doc.lower()}" for doc in docs}
+        counts = {}
+        # Names and figures only ("North Star", "2021"): "board" or "meeting" says which kind
+        # of minutes, not whose.
+        for token in NAME_OR_NUMBER.findall(question):
+            if token in COMMON_CAPITALS or len(token) < 2:
+                continue
+            word = token.lower().strip("£%")
+            counts[word] = sum(word in name for name in names.values())
+        telling = [t for t, n in counts.items() if 0 < n <= len(docs) / 2]
+        if not telling:
+            return None
+        score = {doc: sum(t in name for t in telling) for doc, name in names.items()}
+        best = max(score.values())
+        return {doc for doc, n in score.items() if n == best}
 
     def term_weights(self, question: str) -> dict[str, float]:
         """The question's words as stems, weighted by rarity in the corpus (shares summing to 1).
@@ -264,6 +310,9 @@ class Evidence:
         reliably than one sentence's score (an agenda line naming the topic can outscore
         the sentence that answers)."""
         floor = self.settings.relevance_floor
-        top = max((p.best for p in passages), default=0.0)
+        # A meeting's opening lines (body, date, place) share the question's names and
+        # outscore the item that answers it; the bar is set by the items themselves.
+        content = [p for p in passages if p.hit.kind != "header"]
+        top = max((p.best for p in content or passages), default=0.0)
         return [p for i, p in enumerate(passages)
                 if p.best >= floor and (i == 0 or p.best >= top - self.settings.relevance_margin)]

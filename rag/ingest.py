@@ -190,6 +190,15 @@ class Corpus:
         said = {t.strip("£%").rstrip(",.").replace("’", "'") for t in NAME_OR_NUMBER.findall(question)}
         return " ".join(sorted(t for t in said if len(t) > 1 and t not in COMMON_CAPITALS and t.lower() in text))
 
+    def headers(self, doc: str) -> list[str]:
+        """The texts of a document's header items (the meeting's name, date, place, who came)."""
+        with self.lock:
+            heads = self._learnt().setdefault("headers", {})
+            if doc not in heads:
+                heads[doc] = [it.body or it.title for _, it in self.store.items(Filters(doc=doc))
+                              if it.kind == "header"]
+            return heads[doc]
+
     def aliases(self):
         """The names matters go by in these minutes (rag/aliases.py), learnt once per corpus
         state: each document's items are read together, so an acronym meets its expansion."""

@@ -78,8 +78,9 @@ class Retriever:
         return self.corpus.store.keyword_search(query, limit, filters)
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None,
-               mode: str = "hybrid") -> list[Hit]:
-        """Top-k agenda items for the query, best first; each item appears once."""
+               mode: str = "hybrid", keyword_weight: float | None = None) -> list[Hit]:
+        """Top-k agenda items for the query, best first; each item appears once.
+        keyword_weight: instead of the setting, for a query padded with context words."""
         k = k or self.settings.top_k
         filters = filters or Filters()
         n = self.settings.candidates
@@ -89,9 +90,9 @@ class Retriever:
             # "domestic homicide reviews") join the keyword side.
             others = self.corpus.aliases().expand(query) if mode in ("hybrid", "keyword") else []
             keyword = self.keyword(" ".join([query, *others]), n, filters) if mode in ("hybrid", "keyword") else []
-            return self._fuse(dense, keyword, k, mode)
+            return self._fuse(dense, keyword, k, mode, keyword_weight)
 
-    def _fuse(self, dense, keyword, k, mode) -> list[Hit]:
+    def _fuse(self, dense, keyword, k, mode, keyword_weight: float | None = None) -> list[Hit]:
         rrf = self.settings.rrf_k
         scores: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
@@ -99,8 +100,9 @@ class Retriever:
         for rank, (cid, s) in enumerate(dense, 1):
             scores[cid] = scores.get(cid, 0.0) + (1.0 / (rrf + rank) if mode == "hybrid" else s)
             dense_rank[cid] = rank
+        weight = self.settings.keyword_weight if keyword_weight is None else keyword_weight
         for rank, (cid, s) in enumerate(keyword, 1):
-            scores[cid] = scores.get(cid, 0.0) + (1.0 / (rrf + rank) if mode == "hybrid" else s)
+            scores[cid] = scores.get(cid, 0.0) + (weight / (rrf + rank) if mode == "hybrid" else s)
             keyword_rank[cid] = rank
         info = self.corpus.store.chunk_info(list(scores))
         best: dict[int, tuple[float, int]] = {}

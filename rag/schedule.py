@@ -57,6 +57,7 @@ class Slot:
     set_on: date          # the meeting that set it
     meeting_date: str     # ...as the store has it ('2025-09')
     kind: str             # minutes, agenda or report
+    doc: str = ""         # the document that set it
 
 
 def meeting_day(meeting_date: str | None) -> date | None:
@@ -117,7 +118,7 @@ def scheduled_meetings(store: Store) -> list[Slot]:
         for when, written, offset in dates_in(body, set_on):
             if when > set_on:
                 slots.append(Slot(when, written, sentence_at(body, offset), item_id, set_on,
-                                  it.meeting_date, it.kind))
+                                  it.meeting_date, it.kind, it.doc))
     return sorted(slots, key=lambda s: (s.when, -s.set_on.toordinal()))
 
 
@@ -172,22 +173,29 @@ def reference_day(question: str, meeting_dates: list[str]) -> date | None:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def answer_when(question: str, store: Store, dates: list[str]) -> tuple[str, Slot] | None:
+def answer_when(question: str, store: Store, dates: list[str],
+                docs: set[str] | None = None) -> tuple[str, Slot] | None:
     """(answer citing [1], the slot it gives), when the question asks the date
-    of a next or first meeting and the minutes set one; None leaves it to the usual path."""
+    of a next or first meeting and the minutes set one; None leaves it to the usual path.
+    docs: the documents of the body the question names, among minutes of several bodies
+    (another body's next meeting is not this one's)."""
     if not ASKS_A_DATE.search(question):
         return None
+    slots = scheduled_meetings(store)
+    if docs is not None:
+        slots = [s for s in slots if s.doc in docs]
+        dates = sorted({it.meeting_date for _, it in store.items() if it.doc in docs and it.meeting_date})
     first = FIRST_OF_YEAR.search(question)
     if first:
         year = int(first.group(1))
         if any(d.startswith(str(year)) for d in dates):
             return None     # minutes of that year say better when it met
-        slot = first_meeting_of(scheduled_meetings(store), year)
+        slot = first_meeting_of(slots, year)
         return (f"{_set_by(slot)} the first meeting of {year} for {slot.written} [1].", slot) if slot else None
     if not ASKS_NEXT.search(question):
         return None
     after = reference_day(question, dates)
-    slot = next_meeting(scheduled_meetings(store), after) if after else None
+    slot = next_meeting(slots, after) if after else None
     if not slot:
         return None
     if slot.set_on == after:

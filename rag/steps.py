@@ -183,8 +183,8 @@ class Steps:
                     or (not about_meeting and h.meeting_date and start <= h.meeting_date <= end)]
         return hits
 
-    def search(self, query: str, k: int, filters: Filters) -> list[Hit]:
-        return self.retriever.search(query, k=k, filters=filters)
+    def search(self, query: str, k: int, filters: Filters, keyword_weight: float | None = None) -> list[Hit]:
+        return self.retriever.search(query, k=k, filters=filters, keyword_weight=keyword_weight)
 
     # --- evidence ------------------------------------------------------------------------
     def relevant(self, question: str, hits: list[Hit]) -> list[Passage]:

@@ -121,15 +121,20 @@ def parts(steps: Steps, plan: Plan, ask: Ask) -> Answer:
 
 def cover_parts(steps: Steps, plan: Plan, hits: list[Hit]) -> list[Hit]:
     """Make sure each part of a question has its own best item among the hits; each part
-    is searched with the whole question as context, under its own time if it names one."""
+    is searched with the whole question as context, under its own time if it names one.
+    Word counts would let the other part's words, there only to resolve "it", lead that
+    search; the dense ranking weighs as much as the keyword one here, and a part whose
+    best item an earlier part already holds takes its next best."""
     dates = steps.corpus.store.meeting_dates()
     filters = merge_filters(plan.filters, plan.scope.filters)
     must: list[Hit] = []
     for part in plan.parts:
         scope = time_scope(part, dates)
-        found = steps.search(f"{part} {plan.question}", 1, merge_filters(filters, scope.filters))
-        if found and all(h.item_id != found[0].item_id for h in must):
-            must.append(found[0])
+        found = steps.search(f"{part} {plan.question}", 1 + len(must), merge_filters(filters, scope.filters),
+                             keyword_weight=1.0)
+        fresh = [h for h in found if all(h.item_id != m.item_id for m in must)]
+        if fresh:
+            must.append(fresh[0])
     rest = [h for h in hits if all(h.item_id != m.item_id for m in must)]
     return (must + rest)[:max(plan.k, len(must))]
 
@@ -196,7 +201,9 @@ def timeline(steps: Steps, plan: Plan, ask: Ask) -> Answer:
     anchors = _anchor_terms(steps, plan.question)
     chosen = [p for p in relevant
               if p.best >= steps.settings.timeline_floor and (not anchors or p.mentions(anchors))]
-    if not chosen or not steps.rule("timeline"):
+    # An account of one meeting is not a timeline: the question ("what happened to the $5,000
+    # proposed for lighting?") is answered like any other, by the model from the evidence.
+    if len({p.hit.meeting_date or p.hit.doc for p in chosen}) < 2 or not steps.rule("timeline"):
         return _respond(steps, plan, ask, hits, relevant)
     text = "\n".join(f"- {p.hit.citation().split(':', 1)[0]}: {' '.join(_step_sentences(p, anchors))} [{p.n}]"
                      for p in chosen)

@@ -74,6 +74,11 @@ def test_the_answer_streams(remote):
 def test_same_answers_as_in_process_with_the_same_model(remote, answerer, tiny_model):
     questions = ["What is ECINS?", "Who presented the hate crime update?"]
     for q in questions:
+        # Each side first evaluates the prompt once: llama.cpp reuses the longest prefix
+        # it already holds, and a prompt evaluated in different batches can round
+        # differently enough to flip a greedy token of the tiny model. Then both hold the
+        # same prompt, as a server and a process answering the same question again do.
+        remote.ask(q), answerer.ask(q, model=tiny_model)
         assert remote.ask(q).answer == answerer.ask(q, model=tiny_model).answer
 
 

@@ -80,7 +80,8 @@ def test_pg_store_holds_and_finds_what_sqlite_does(tmp_path, database_url, corpu
 
     # Keyword and hybrid: PostgreSQL ranks with ts_rank (no BM25's rarity weighting), so the
     # order may differ; the best item and most of the top four agree (measured on the 145 questions: the same
-    # best item for 0.9 of them, 0.78 of the top four in common).
+    # best item for 0.9 of them, 0.78 of the top four in common, with the two rankings weighted equally; 0.85
+    # and 0.74 since the keyword ranking weighs five times the dense one, settings.keyword_weight).
     top1 = overlap = 0
     for q in questions:
         ha = [h.item_id for h in a.search(q, k=4)]
@@ -88,8 +89,8 @@ def test_pg_store_holds_and_finds_what_sqlite_does(tmp_path, database_url, corpu
         top1 += bool(ha) and bool(hb) and ha[0] == hb[0]
         overlap += len(set(ha) & set(hb)) / max(1, len(ha))
     print(f"pg vs sqlite hybrid: top-1 agree {top1 / len(questions):.3f}, top-4 overlap {overlap / len(questions):.3f}")
-    assert top1 / len(questions) >= 0.85, top1 / len(questions)
-    assert overlap / len(questions) >= 0.75, overlap / len(questions)
+    assert top1 / len(questions) >= 0.8, top1 / len(questions)
+    assert overlap / len(questions) >= 0.7, overlap / len(questions)
 
     # The answer pipeline runs on it as is.
     from rag.answer import Answerer
