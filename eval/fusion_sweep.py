@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag import evaluate  # noqa: E402
-from rag.ingest import Corpus  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
-from rag.settings import load_settings  # noqa: E402
-from rag.store import Filters  # noqa: E402
+from rag import evaluate
+from rag.ingest import Corpus
+from rag.retrieve import Retriever
+from rag.settings import load_settings
+from rag.store import Filters
 
 
 def main() -> int:
