@@ -56,8 +56,7 @@ class Answerer:
         dates = self.corpus.store.meeting_dates()
         slot = None
         if steps.rule("schedule") and not (filters and filters.active()):
-            slot = schedule.answer_when(question, self.corpus.store, dates,
-                                        steps.evidence.docs_named(question))
+            slot = schedule.answer_when(question, self.corpus.store, dates, steps.evidence.docs_named)
         plan = read_question(question, dates, filters, self.settings.top_k, k,
                              schedule_slot=slot, split_parts=steps.rule("parts"))
         if plan.kind == "schedule":

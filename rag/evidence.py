@@ -192,11 +192,14 @@ class Evidence:
     def meeting_name(self, doc: str) -> str:
         """The first line of each header of a document, lower case: "east palo alto planning
         commission regular meeting minutes january 27, 2020" (empty when it has no header)."""
-        firsts = []
-        for text in self.corpus.headers(doc):
-            sentences = split_sentences(text)
-            firsts.append(sentences[0] if sentences else text[:200])
-        return " ".join(firsts).lower()
+        names = self.corpus.learnt("meeting_names")
+        if doc not in names:
+            firsts = []
+            for text in self.corpus.headers(doc):
+                sentences = split_sentences(text)
+                firsts.append(sentences[0] if sentences else text[:200])
+            names[doc] = " ".join(firsts).lower()
+        return names[doc]
 
     def docs_named(self, question: str) -> set[str] | None:
         """The documents whose meeting the question names by the words that set it apart

@@ -181,7 +181,7 @@ class Corpus:
         from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
 
         with self.lock:
-            texts = self._learnt().setdefault("doc_texts", {})
+            texts = self.learnt("doc_texts")
             if doc not in texts:
                 parts = [f"{it.title} {it.body} {it.meeting_date or ''}"
                          for _, it in self.store.items(Filters(doc=doc))]
@@ -193,11 +193,17 @@ class Corpus:
     def headers(self, doc: str) -> list[str]:
         """The texts of a document's header items (the meeting's name, date, place, who came)."""
         with self.lock:
-            heads = self._learnt().setdefault("headers", {})
+            heads = self.learnt("headers")
             if doc not in heads:
                 heads[doc] = [it.body or it.title for _, it in self.store.items(Filters(doc=doc))
                               if it.kind == "header"]
             return heads[doc]
+
+    def learnt(self, name: str) -> dict:
+        """A cache of what later stages learn from the corpus (meeting names per document),
+        emptied when an ingest or removal changes the corpus."""
+        with self.lock:
+            return self._learnt().setdefault(name, {})
 
     def aliases(self):
         """The names matters go by in these minutes (rag/aliases.py), learnt once per corpus

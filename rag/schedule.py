@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -174,14 +175,15 @@ def reference_day(question: str, meeting_dates: list[str]) -> date | None:
 
 
 def answer_when(question: str, store: Store, dates: list[str],
-                docs: set[str] | None = None) -> tuple[str, Slot] | None:
+                docs_named: Callable[[str], set[str] | None] | None = None) -> tuple[str, Slot] | None:
     """(answer citing [1], the slot it gives), when the question asks the date
     of a next or first meeting and the minutes set one; None leaves it to the usual path.
-    docs: the documents of the body the question names, among minutes of several bodies
-    (another body's next meeting is not this one's)."""
+    docs_named: the documents of the body a question names, among minutes of several bodies
+    (another body's next meeting is not this one's); asked only of date questions."""
     if not ASKS_A_DATE.search(question):
         return None
     slots = scheduled_meetings(store)
+    docs = docs_named(question) if docs_named else None
     if docs is not None:
         slots = [s for s in slots if s.doc in docs]
         dates = sorted({it.meeting_date for _, it in store.items() if it.doc in docs and it.meeting_date})

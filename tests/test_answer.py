@@ -333,14 +333,17 @@ def test_timeline_follows_a_matter_through_its_renaming(answerer):
     assert "in post since January 2025" in ans.answer
 
 
+def answerer_over(settings, *paths: str) -> Answerer:
+    """An Answerer over an index of just these files (a fresh temp dir per test)."""
+    corpus = Corpus.open(settings)
+    corpus.ingest([Path(p) for p in paths], progress=False)
+    return Answerer(settings, corpus=corpus, progress=False)
+
+
 def test_what_happened_at_one_meeting_is_answered_not_told_as_a_timeline(fresh_settings):
     # Chicago SSA #21's January 2018 minutes are the only ones that speak of the $5,000 for
     # lighting retrofits: a one-meeting "timeline" is a plain answer, not a dated list.
-    from rag.ingest import Corpus
-
-    corpus = Corpus.open(fresh_settings)
-    corpus.ingest([Path("tests/layouts/chicago-ssa21-commission-2018-01-29.pdf")], progress=False)
-    ans = Answerer(fresh_settings, corpus=corpus, progress=False).ask(
+    ans = answerer_over(fresh_settings, "tests/layouts/chicago-ssa21-commission-2018-01-29.pdf").ask(
         "What happened to the $5,000 proposed for lighting retrofits in the revised 2018 budget?",
         no_llm=True)
     assert not ans.abstained and ans.citations
@@ -351,13 +354,9 @@ def test_the_meetings_opening_lines_do_not_crowd_out_the_item_that_answers(fresh
     # The question names the body and its meeting, as questions about one of many councils
     # do; the header ("Town of North Star Monthly Meeting March 15, 2021") matches those
     # words best, but the item that answers is NEW BUSINESS, and it must reach the evidence.
-    from rag.ingest import Corpus
-
-    corpus = Corpus.open(fresh_settings)
-    corpus.ingest([Path("tests/layouts/h-north-star-township-2021-03-15.md"),
-                   Path("tests/layouts/chicago-ssa21-commission-2018-01-29.pdf"),
-                   Path("tests/layouts/crete-township-board-2024-10-09.pdf")], progress=False)
-    ans = Answerer(fresh_settings, corpus=corpus, progress=False).ask(
+    ans = answerer_over(fresh_settings, "tests/layouts/h-north-star-township-2021-03-15.md",
+                        "tests/layouts/chicago-ssa21-commission-2018-01-29.pdf",
+                        "tests/layouts/crete-township-board-2024-10-09.pdf").ask(
         "When did the Town of North Star board decide to resume holding its monthly meetings in person at the Hall?",
         no_llm=True)
     assert "NEW BUSINESS" in {c.title for c in ans.citations}, ans.answer
@@ -366,13 +365,8 @@ def test_the_meetings_opening_lines_do_not_crowd_out_the_item_that_answers(fresh
 def test_another_bodys_schedule_does_not_answer_for_the_body_named(fresh_settings):
     # The Leicestershire minutes of September 2021 set their next meeting; the Town of North
     # Star's next meeting is in its own minutes ("NEXT MEETING April 19, 2021"), not theirs.
-    from rag.ingest import Corpus
-
-    corpus = Corpus.open(fresh_settings)
-    corpus.ingest([Path("tests/layouts/h-north-star-township-2021-03-15.md"),
-                   Path("data/minutes/lscsb-minutes-2021-09-24.txt"),
-                   Path("data/minutes/lrscsb-minutes-2025-09.txt")], progress=False)
-    answerer = Answerer(fresh_settings, corpus=corpus, progress=False)
+    answerer = answerer_over(fresh_settings, "tests/layouts/h-north-star-township-2021-03-15.md",
+                             "data/minutes/lscsb-minutes-2021-09-24.txt", "data/minutes/lrscsb-minutes-2025-09.txt")
     ans = answerer.ask("When was the Town of North Star's next monthly meeting after the March 15, 2021 meeting?",
                        no_llm=True)
     assert ans.citations and {c.doc for c in ans.citations} == {"h-north-star-township-2021-03-15.md"}
@@ -385,11 +379,7 @@ def test_another_bodys_schedule_does_not_answer_for_the_body_named(fresh_setting
 def test_a_time_named_after_the_minutes_is_found_in_the_meeting_before_it(fresh_settings):
     # Crete Township's October 2024 minutes announce early voting for the November 2024
     # election; there are no November minutes, and the October meeting is what speaks of it.
-    from rag.ingest import Corpus
-
-    corpus = Corpus.open(fresh_settings)
-    corpus.ingest([Path("tests/layouts/crete-township-board-2024-10-09.pdf")], progress=False)
-    ans = Answerer(fresh_settings, corpus=corpus, progress=False).ask(
+    ans = answerer_over(fresh_settings, "tests/layouts/crete-township-board-2024-10-09.pdf").ask(
         "On which dates is early voting being held at Crete Township Town Hall for the November 2024 election?",
         no_llm=True)
     assert not ans.abstained and ans.citations
