@@ -355,6 +355,10 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev.add_argument("--llm-url", metavar="URL", help="generate with this OpenAI-compatible server, "
                     "for every system that generates (also RAG_LLM_URL)")
     ev.add_argument("--llm-model", metavar="NAME", help="the served model's name (also RAG_LLM_MODEL)")
+    ev.add_argument("--reuse-generations", metavar="FILE",
+                    help="keep the model's answers in this SQLite file and reuse any whose prompt is "
+                         "unchanged (ablation runs: minutes instead of half an hour; latencies then "
+                         "mean nothing)")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--k", type=int, default=5, metavar="K", help="k for recall@k (default 5)")
     ev.add_argument("--out", help="report path (default eval/results/<timestamp>.json)")

@@ -261,7 +261,8 @@ def main(args) -> int:
     if args.limit:
         questions = questions[: args.limit]
     settings = settings_for(getattr(args, "index_dir", None), getattr(args, "database_url", None)).with_overrides(
-        llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None))
+        llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None),
+        generation_memo=Path(args.reuse_generations) if getattr(args, "reuse_generations", None) else None)
     corpus = None
     folders = [Path(settings.corpus_dir)]
     if needs_other_minutes(questions, Path(settings.corpus_dir)):
@@ -300,6 +301,10 @@ def main(args) -> int:
         report["systems"][name] = score_answers(questions, rows)
         report["latency"][name] = latency(rows)
     report["answers"] = {name: rows for name, rows in systems.items()}
+    memo = answerer.steps.memo
+    if memo is not None:
+        # Reused answers took no time: their latencies are not the system's.
+        report["reused_generations"] = {"file": str(memo.path), "reused": memo.hits, "generated": memo.misses}
     from . import layouts
 
     scores = layouts.score_all()

@@ -154,3 +154,60 @@ class RemoteLLM:
 
     def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
+
+
+class RememberedLLM:
+    """Any model above, with its answers kept in a SQLite file keyed by the exact request.
+
+    For evaluation only: decoding is greedy, so the same prompt gives the same answer, and an
+    ablation run that changes a few prompts regenerates only those (minutes, not half an
+    hour). Timings of remembered answers mean nothing, so reports say how many there were.
+
+    >>> llm = RememberedLLM(get_llm(path), Path("/tmp/gen.sqlite"))   # doctest: +SKIP
+    """
+
+    def __init__(self, inner, path: Path):
+        import sqlite3
+
+        self.inner = inner
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False)
+        self.db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT NOT NULL)")
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_prompt(self, messages: list[dict]) -> int:
+        return self.inner.count_prompt(messages)
+
+    def _key(self, messages, max_tokens, stop) -> str:
+        import hashlib
+        import json
+
+        request = json.dumps([self.inner.name, messages, max_tokens, stop], sort_keys=True)
+        return hashlib.sha256(request.encode()).hexdigest()
+
+    def stream(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> Iterator[str]:
+        key = self._key(messages, max_tokens, stop)
+        row = self.db.execute("SELECT text FROM generations WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            self.hits += 1
+            yield row[0]
+            return
+        self.misses += 1
+        parts = []
+        for piece in self.inner.stream(messages, max_tokens=max_tokens, stop=stop):
+            parts.append(piece)
+            yield piece
+        with self.db:   # only a whole answer is kept
+            self.db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?)", (key, "".join(parts)))
+
+    def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))

@@ -97,6 +97,9 @@ class Settings:
     # the ablation table in eval/README.md. Names: amount_date, grounding, quote_fallback,
     # closest_says, margin, parts, timeline, schedule.
     rules_off: str = ""
+    # Evaluation only: a SQLite file of earlier generations, keyed by the exact prompt, reused
+    # instead of generating again (rag eval --reuse-generations FILE; the ablation runs).
+    generation_memo: Path | None = None
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -116,6 +116,7 @@ class Steps:
         self.progress = progress
         self.echo = echo
         self._prompts: dict[str, str] = {}
+        self.memo = None    # the RememberedLLM, when settings.generation_memo is set
         self.on_prompt: Callable[[list[dict]], None] | None = None   # sees each prompt sent (rag bench)
 
     def rule(self, name: str) -> bool:
@@ -129,6 +130,16 @@ class Steps:
         return self._prompts[name]
 
     def llm(self, fast: bool = False, model: str | Path | None = None):
+        llm = self._model(fast, model)
+        if self.settings.generation_memo is None:
+            return llm
+        from .llm import RememberedLLM
+
+        if self.memo is None or self.memo.inner.name != llm.name:
+            self.memo = RememberedLLM(llm, self.settings.generation_memo)
+        return self.memo
+
+    def _model(self, fast: bool, model: str | Path | None):
         if self.settings.llm_url and not model:
             from .llm import RemoteLLM
 
@@ -147,7 +158,7 @@ class Steps:
 
         def load():
             try:
-                self.llm(fast=fast, model=model)
+                self._model(fast, model)
             except Exception:        # reported by the call that needs the model
                 pass
 
