@@ -3,6 +3,9 @@
     .venv/bin/python eval/ablation.py                      # all configurations, both splits
     .venv/bin/python eval/ablation.py --only none,amount_date --splits dev
     .venv/bin/python eval/ablation.py --table              # print the table from saved reports
+    .venv/bin/python eval/ablation.py --splits frozen --none-report eval/results/frozen-s8.json
+        # the "none" row from a full `rag eval --reuse-generations eval/results/generations.sqlite`
+        # run of the same code (its generations are reused by the other configurations)
 
 Each configuration is one `rag eval --split S --no-baselines` run with RAG_RULES_OFF set
 (rag/settings.py lists the rule names); reports go to eval/results/ablation-<config>-<split>.json.
@@ -70,13 +73,20 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated configurations (default: all)")
     ap.add_argument("--splits", default="dev,frozen")
     ap.add_argument("--table", action="store_true", help="only print the table from saved reports")
+    ap.add_argument("--none-report", metavar="FILE",
+                    help="a report of the same code with all rules on (one split), used as the 'none' row")
     args = ap.parse_args()
     configs = args.only.split(",") if args.only else CONFIGS
     splits = args.splits.split(",")
+    if args.none_report:
+        if len(splits) != 1:
+            ap.error("--none-report is one split's report: give --splits with one split")
+        report_path("none", splits[0]).write_text(Path(args.none_report).read_text())
     if not args.table:
         for config in configs:
             for split in splits:
-                run(config, split)
+                if not (config == "none" and args.none_report):
+                    run(config, split)
     print(table(configs, splits))
     return 0
 

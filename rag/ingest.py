@@ -21,6 +21,7 @@ from .embed import DIMENSION, get_embedder
 from .index import VectorIndex
 from .load import SUPPORTED, LoadError
 from .models import EMBEDDING_MODEL_NAME
+from . import parse
 from .parse import parse_file
 from .settings import Settings
 from .store import Filters, Store
@@ -124,7 +125,8 @@ def read_document(f: Path, committee: str | None, previous: str | None) -> tuple
     Touches no store, so Ray workers run it too (rag/ingest_ray.py)."""
     try:
         data = f.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
+        # The parser's version is hashed too: a file read by an older parser is read again.
+        sha = hashlib.sha256(parse.PARSE_VERSION.encode() + b"\0" + data).hexdigest()
         if previous == sha:
             return FileResult(str(f), "unchanged")
         items = parse_file(f, committee=committee)

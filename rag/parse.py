@@ -17,6 +17,11 @@ from dataclasses import dataclass
 
 from .records import MONTHS, Item
 
+# Part of each document's stored hash: bump it when loading or parsing changes what a file
+# yields, so that an index built before re-reads its files on the next ingest instead of
+# keeping the old items. 2: PDF running headers and footers dropped.
+PARSE_VERSION = "2"
+
 _MONTH_RE = "|".join(MONTHS)
 DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE}),?\s+(\d{{4}})\b", re.I)
 FILE_DATE_RE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})(?:-?(\d{2}))?(?!\d)")

@@ -77,10 +77,12 @@ PAGE_MARK = re.compile(r"\b(?:page\s+\d+\s+of\s+\d+|\d+\s+of\s+\d+)\b", re.I)
 
 def furniture(blocks: list[Block]) -> set[int]:
     """Indexes of page numbers, signature lines and running headers/footers: short lines at
-    the top or bottom of most pages, the same once their digits are blanked."""
+    the top or bottom of most pages (both pages of a two-page file), the same once their
+    digits are blanked. The first one stays when it tops its page: there it is the title."""
     pages = {b.page for b in blocks if b.page}
     repeated: set[str] = set()
-    if len(pages) >= 3:
+    title: set[int] = set()
+    if len(pages) >= 2:
         first: dict[int, int] = {}
         last: dict[int, int] = {}
         for i, b in enumerate(blocks):
@@ -98,9 +100,13 @@ def furniture(blocks: list[Block]) -> set[int]:
             else:
                 inner.add(key)
         repeated = {k for k, v in seen.items()
-                    if len(v) >= max(3, len(pages) // 2) and k not in inner}
-    return {i for i, b in enumerate(blocks)
-            if FURNITURE.match(b.text.strip()) or re.sub(r"\d+", "#", b.text.lower()) in repeated}
+                    if len(v) >= min(len(pages), max(3, len(pages) // 2)) and k not in inner}
+        for key in repeated:
+            i = next(i for i, b in enumerate(blocks) if b.page and re.sub(r"\d+", "#", b.text.lower()) == key)
+            if i - first[blocks[i].page] < 3 and not FURNITURE.match(blocks[i].text.strip()):
+                title.add(i)
+    return {i for i, b in enumerate(blocks) if i not in title
+            and (FURNITURE.match(b.text.strip()) or re.sub(r"\d+", "#", b.text.lower()) in repeated)}
 
 
 # --- item openings ---------------------------------------------------------------------------

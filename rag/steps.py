@@ -105,6 +105,19 @@ def attach(claim: str, n: int | None) -> str:
     return f"{body[:-1].rstrip()} [{n}]." if body.endswith(".") else f"{body} [{n}]"
 
 
+# Two answer sentences this close in meaning say the same thing (all-MiniLM cosine; a
+# restatement with one more fact scores about 0.85).
+SAME_CLAIM = 0.95
+
+
+def repeats(i: int, vectors: np.ndarray, claims: list[str], grounded: list[bool]) -> bool:
+    """Whether another grounded claim says what claim i says: of two such, the longer stays
+    (a restatement often adds the reason), and of two equal ones the first."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    return any(grounded[j] and j != i and float(unit[i] @ unit[j]) >= SAME_CLAIM
+               and (len(claims[j]), -j) > (len(claims[i]), -i) for j in range(len(claims)))
+
+
 class Steps:
     """The corpus, retriever, evidence scorer and model of one Answerer, and the steps on them."""
 
@@ -321,10 +334,12 @@ class Steps:
             if quoted and not self.misses_the_ask(question, quoted):
                 return self.finish(question, quoted, passages, closest, timings, mode)
             return self.decline(question, passages, closest, timings, mode)
-        if not all(grounded):
+        # A part's answer often restates the part before it; say it once.
+        keep = [ok and not repeats(i, claim_vecs, claims, grounded) for i, ok in enumerate(grounded)]
+        if not all(keep):
             # Drop sentences stating names or figures their passage does not contain.
-            claim_vecs = claim_vecs[[i for i, ok in enumerate(grounded) if ok]]
-            claims = [c for c, ok in zip(claims, grounded) if ok]
+            claim_vecs = claim_vecs[[i for i, ok in enumerate(keep) if ok]]
+            claims = [c for c, ok in zip(claims, keep) if ok]
             text = " ".join(claims)
         else:
             text = cite.rejoin(text, claims)

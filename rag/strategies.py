@@ -169,12 +169,13 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
             else:
                 merged[p.hit.item_id] = p
     texts = []
-    for part, found in zip(plan.parts, per_part):
+    for i, (part, found) in enumerate(zip(plan.parts, per_part)):
         if not found:
             continue
         if texts:
             ask.emit(" ")
-        part_text = steps.generate(part, found, ask.fast, ask.model, ask.on_token, ask.timings, ask.t0).strip()
+        asked = _in_context(part, plan.parts[:i])
+        part_text = steps.generate(asked, found, ask.fast, ask.model, ask.on_token, ask.timings, ask.t0).strip()
         declined = is_abstention(part_text) or steps.misses_the_ask(part, part_text)
         texts.append(part_text if not declined
                      else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
@@ -185,6 +186,20 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
 
 
 # --- timeline -----------------------------------------------------------------------------
+# A part that points back ("why?", "why were they kept in post?", "what is planned for it?")
+# means nothing to the model on its own.
+POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his)\b", re.I)
+
+
+def _in_context(part: str, before: list[str]) -> str:
+    """The part as the model sees it: one that points back is joined to the part before it
+    ("Until when did the board agree to keep paying staff; why?"). The model may restate the
+    earlier answer, but "why?" alone it declines."""
+    if not before or not POINTS_BACK.search(part):
+        return part
+    return f"{before[-1].rstrip('?')}; {part}"
+
+
 def timeline(steps: Steps, plan: Plan, ask: Ask) -> Answer:
     """ "What happened to X" is told as the minutes tell it: per meeting, oldest first, what
     was proposed, reported and decided, in the minutes' own words and cited. The small

@@ -397,3 +397,43 @@ def test_aliases_are_kept_beside_the_index_and_relearnt_when_unreadable(fresh_se
     saved.write_text("{not json")
     assert "domestic homicide review" in Corpus.open(fresh_settings).aliases().names_for("DArDR")
     assert "dardr" in saved.read_text()
+
+
+def _questions_asked(answerer, question: str, tiny_model: str) -> list[str]:
+    """The question line of each prompt the model was sent for one ask."""
+    seen: list[list[dict]] = []
+    answerer.steps.on_prompt = seen.append
+    try:
+        answerer.ask(question, model=tiny_model)
+    finally:
+        answerer.steps.on_prompt = None
+    return [m[-1]["content"].rsplit("Question:", 1)[1].strip() for m in seen]
+
+
+def test_a_part_that_points_back_is_asked_with_the_part_before_it(answerer, tiny_model):
+    # "why?" alone means nothing to the model, which then declines it.
+    asked = _questions_asked(answerer, "Which system is replacing Sentinel, and why?", tiny_model)
+    assert asked[0] == "Which system is replacing Sentinel?"
+    assert asked[1] == "Which system is replacing Sentinel; why?"
+
+
+def test_a_part_that_stands_alone_is_asked_alone(answerer, tiny_model):
+    asked = _questions_asked(answerer, "Who is the Chief Constable, and what system is replacing Sentinel?",
+                             tiny_model)
+    assert asked == ["Who is the Chief Constable?", "what system is replacing Sentinel?"]
+
+
+def test_an_answer_says_a_restated_sentence_once(answerer):
+    # Each part's answer tends to restate the one before it; the reader sees it once, and
+    # a different sentence stays.
+    steps = answerer.steps
+    question = "What system is replacing Sentinel?"
+    hits = answerer.retriever.search(question, k=4)
+    passages = steps.relevant(question, hits)
+    steps.number(passages)
+    steps.evidence.select_evidence(passages)
+    first, other = split_sentences(passages[0].evidence_text())[:2]
+    text = f"{first} [1] {first} [1] {other} [1]"
+    ans = steps.finish(question, text, passages, hits[:3], {}, "llm")
+    assert ans.answer.count(first.rstrip(".")) == 1
+    assert other.rstrip(".") in ans.answer

@@ -83,3 +83,19 @@ def test_reports_are_compared_only_with_the_same_question_set(tmp_path, monkeypa
     assert evaluate.previous_report(count=145)["_path"].endswith("20260101-000000.json")
     assert evaluate.previous_report(questions_file="dev_questions.jsonl", count=40)["_path"].endswith("0102-000000.json")
     assert evaluate.previous_report(questions_file="other.jsonl") is None
+
+
+def test_reused_generations_are_the_models_own_and_only_for_the_same_prompt(tmp_path, tiny_model):
+    # The ablation runs reuse answers across runs: only an unchanged prompt may reuse one.
+    from rag.llm import RememberedLLM, get_llm
+
+    asked = [{"role": "user", "content": "Name a colour."}]
+    first = RememberedLLM(get_llm(tiny_model), tmp_path / "gen.sqlite")
+    said = first.complete(asked, max_tokens=8)
+    assert (first.hits, first.misses) == (0, 1)
+    later = RememberedLLM(get_llm(tiny_model), tmp_path / "gen.sqlite")   # a later run
+    assert later.complete(asked, max_tokens=8) == said
+    assert (later.hits, later.misses) == (1, 0)
+    later.complete([{"role": "user", "content": "Name a fruit."}], max_tokens=8)
+    later.complete(asked, max_tokens=4)   # another length is another request
+    assert (later.hits, later.misses) == (1, 2)

@@ -134,3 +134,32 @@ def test_remove_document(fresh_settings, corpus_copy):
     assert corpus.remove("no-such-file.txt") == 0
     assert "lscsb-minutes-2019-12.txt" not in {i.doc for _, i in corpus.store.items()}
     assert faiss_ids(Corpus.open(fresh_settings)) == sqlite_ids(corpus)
+
+
+def test_a_new_parser_reads_unchanged_files_again_without_embedding_them_again(fresh_settings, corpus_copy,
+                                                                               monkeypatch):
+    # An index built by an older parser would otherwise keep that parser's items for good.
+    from rag import parse
+
+    corpus = Corpus.open(fresh_settings)
+    corpus.ingest([corpus_copy], progress=False)
+    items = len(corpus.store.items())
+    monkeypatch.setattr(parse, "PARSE_VERSION", parse.PARSE_VERSION + "-next")
+    again = corpus.ingest([corpus_copy], progress=False)
+    assert [f.status for f in again.files] == ["updated"] * 5
+    assert again.embedded == 0          # same text: the vectors come from the cache
+    assert len(corpus.store.items()) == items
+    assert faiss_ids(corpus) == sqlite_ids(corpus) == fts_ids(corpus)
+
+
+def test_running_headers_and_footers_of_a_pdf_join_no_item():
+    # Chicago SSA #21's two pages both carry the Chamber's address and phone line at an edge;
+    # it used to run into the sentence after the page break.
+    from pathlib import Path
+
+    from rag.parse import parse_file
+
+    items = parse_file(Path(__file__).parent / "layouts" / "chicago-ssa21-commission-2018-01-29.pdf")
+    bodies = " ".join(i.body for i in items)
+    assert "773.769.4855" not in bodies
+    assert "Lincoln Square Special Service Area" in bodies     # its title, at the top, stays
