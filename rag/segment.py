@@ -80,6 +80,7 @@ def furniture(blocks: list[Block]) -> set[int]:
     the top or bottom of most pages (both pages of a two-page file), the same once their
     digits are blanked. The first one stays when it tops its page: there it is the title."""
     pages = {b.page for b in blocks if b.page}
+    shape = [re.sub(r"\d+", "#", b.text.lower()) for b in blocks]
     repeated: set[str] = set()
     title: set[int] = set()
     if len(pages) >= 2:
@@ -90,23 +91,23 @@ def furniture(blocks: list[Block]) -> set[int]:
                 first.setdefault(b.page, i)
                 last[b.page] = i
         seen: dict[str, set[int]] = {}
+        at: dict[str, int] = {}          # where each edge line first appears
         inner: set[str] = set()
         for i, b in enumerate(blocks):
             if not b.page or len(b.text.split()) > 14:
                 continue
-            key = re.sub(r"\d+", "#", b.text.lower())
+            key = shape[i]
             if i - first[b.page] < 3 or last[b.page] - i < 3:
                 seen.setdefault(key, set()).add(b.page)
+                at.setdefault(key, i)
             else:
                 inner.add(key)
         repeated = {k for k, v in seen.items()
                     if len(v) >= min(len(pages), max(3, len(pages) // 2)) and k not in inner}
-        for key in repeated:
-            i = next(i for i, b in enumerate(blocks) if b.page and re.sub(r"\d+", "#", b.text.lower()) == key)
-            if i - first[blocks[i].page] < 3 and not FURNITURE.match(blocks[i].text.strip()):
-                title.add(i)
+        title = {at[k] for k in repeated
+                 if at[k] - first[blocks[at[k]].page] < 3 and not FURNITURE.match(blocks[at[k]].text.strip())}
     return {i for i, b in enumerate(blocks) if i not in title
-            and (FURNITURE.match(b.text.strip()) or re.sub(r"\d+", "#", b.text.lower()) in repeated)}
+            and (FURNITURE.match(b.text.strip()) or shape[i] in repeated)}
 
 
 # --- item openings ---------------------------------------------------------------------------

@@ -110,11 +110,11 @@ def attach(claim: str, n: int | None) -> str:
 SAME_CLAIM = 0.95
 
 
-def repeats(i: int, vectors: np.ndarray, claims: list[str], grounded: list[bool]) -> bool:
-    """Whether another grounded claim says what claim i says: of two such, the longer stays
-    (a restatement often adds the reason), and of two equal ones the first."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    return any(grounded[j] and j != i and float(unit[i] @ unit[j]) >= SAME_CLAIM
+def repeats(i: int, similar: np.ndarray, claims: list[str], grounded: list[bool]) -> bool:
+    """Whether another grounded claim says what claim i says (``similar``: the claims'
+    cosine matrix): of two such, the longer stays (a restatement often adds the reason),
+    and of two equal ones the first."""
+    return any(grounded[j] and j != i and similar[i, j] >= SAME_CLAIM
                and (len(claims[j]), -j) > (len(claims[i]), -i) for j in range(len(claims)))
 
 
@@ -335,7 +335,9 @@ class Steps:
                 return self.finish(question, quoted, passages, closest, timings, mode)
             return self.decline(question, passages, closest, timings, mode)
         # A part's answer often restates the part before it; say it once.
-        keep = [ok and not repeats(i, claim_vecs, claims, grounded) for i, ok in enumerate(grounded)]
+        unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)
+        similar = unit @ unit.T
+        keep = [ok and not repeats(i, similar, claims, grounded) for i, ok in enumerate(grounded)]
         if not all(keep):
             # Drop sentences stating names or figures their passage does not contain.
             claim_vecs = claim_vecs[[i for i, ok in enumerate(keep) if ok]]
