@@ -53,6 +53,11 @@ ANSWER_TYPES = [
 CONTINUES = re.compile(
     r"(?:\((?:[ivx]{1,4}|[a-h])\)\s*)?(?:Therefore|Thus|Hence|Consequently|As a result|However|This|These|They"
     r"|He|She|Its|Their|His|Her|In addition|Also|Further(?:more)?|But|So)\b")
+# A label ending in a colon is joined to what follows it when either is shorter than this
+# many words (a value such as "Cllr Shewell." or "18 March 2022", or a label such as
+# "VOTING IN FAVOUR:"); two full sentences either side of a colon stay apart.
+LABEL_VALUE_WORDS = 8
+DECISIONS = ("RESOLVED", "AGREED", "NOTED")
 SENTENCE_SPLIT = re.compile(
     r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
 )
@@ -75,7 +80,9 @@ def split_sentences(text: str) -> list[str]:
     out = []
     decision = None
     # A word joiner (not whitespace to the regex) keeps "no. 5" from ending a sentence.
-    text = re.sub(r"</?u>|\*\*|^#{1,6}\s*", "", text, flags=re.M)
+    # Markdown's emphasis, headings and quoted lines ("> final figures from the ...") are
+    # layout, not words of the minutes.
+    text = re.sub(r"</?u>|\*\*|^#{1,6}\s*|^(?:>[ \t]?)+", "", text, flags=re.M)
     text = ABBREVIATION.sub(lambda m: m.group(0)[:-1] + "\u2060", unwrap(text))
     text = INITIAL.sub(lambda m: m.group(0)[:-1] + "\u2060", text)
     for piece in SENTENCE_SPLIT.split(text):
@@ -89,7 +96,13 @@ def split_sentences(text: str) -> list[str]:
             piece = f"{decision}: {piece}"
         else:
             decision = None if len(piece) > 40 and not piece.startswith(("(", "-")) else decision
-        if len(piece) >= 12 and re.search(r"[A-Za-z]{3}", piece):
+        if out and out[-1].endswith(":") and piece and not piece.startswith(DECISIONS) and (len(piece.split()) < LABEL_VALUE_WORDS
+                                                        or len(out[-1].split()) < LABEL_VALUE_WORDS):
+            # "Election of Chairman for 2022/23: Cllr Shewell.", "MOTION BY: Allen Fisk": a
+            # label and its value are one statement; apart, the label is a lead-in and the
+            # value too short to quote, and the answer is in neither.
+            out[-1] = f"{out[-1]} {piece}"
+        elif len(piece) >= 12 and re.search(r"[A-Za-z]{3}", piece):
             out.append(piece)
     return out
 

@@ -90,6 +90,17 @@ def misses_the_ask(question: str, text: str) -> bool:
                 or (ASKS_DATE.search(question) and not STATES_DATE.search(plain)))
 
 
+def restates(question: str, text: str) -> bool:
+    """True when an answer holds no word or figure that the question lacks: it says the
+    question back. "Yes"/"No" first is an answer, however few its words."""
+    plain = MARKER.sub("", text)
+    if re.match(r"\s*(?:yes|no)\b", plain, re.I):
+        return False
+    if any(f.rstrip(",.") not in question for f in cite.FIGURE.findall(plain)):
+        return False
+    return not cite.stems(plain) - cite.stems(question)
+
+
 def is_abstention(text: str) -> bool:
     """True when the answer declines rather than answers (short answers only: a long
     answer that says 'no details were given' about one point still answers)."""
@@ -324,6 +335,18 @@ class Steps:
                 claims = [c if MARKER.search(c) or is_abstention(c) else attach(c, cite.best_holder(c, v, passages))
                           for c, v in zip(claims, claim_vecs)]
         grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n) for c in claims]
+        if not verbatim and self.rule("figures") and ASKS_AMOUNT.search(question):
+            # The amount must be one the minutes give for what was asked about, not the
+            # item's only sum pinned on the question's subject.
+            asked = cite.stems(question)
+            subject = {p.n: asked - cite.stems(self.evidence.meeting_name(p.hit.doc)) for p in passages}
+            grounded = [ok and not cite.unbound_figures(c, question, subject, by_n)
+                        for ok, c in zip(grounded, claims)]
+        if not verbatim and self.rule("restates") and restates(question, text):
+            # "What did the council agree to ask the Commission about the constituency?" -
+            # "The council agreed to ask the Commission about the constituency [1]." says
+            # nothing; on a clear match the minutes' own sentences are quoted instead.
+            grounded = [False] * len(claims)
         if not any(grounded):
             # The model tried to answer but named people or figures its passages lack.
             # On a clear match the minutes' own best sentences answer better than a

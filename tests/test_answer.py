@@ -437,3 +437,77 @@ def test_an_answer_says_a_restated_sentence_once(answerer):
     ans = steps.finish(question, text, passages, hits[:3], {}, "llm")
     assert ans.answer.count(first.rstrip(".")) == 1
     assert other.rstrip(".") in ans.answer
+
+
+def test_a_label_and_its_value_reach_the_model_as_one_sentence(fresh_settings):
+    # Wye Valley's AGM minutes write each outcome as "label: value" ("809.Election of
+    # Vice-Chairman for 2022/23:  Cllr Evans."); apart, the label is a lead-in and the value
+    # too short to quote, so the model was shown neither and named the seconder instead.
+    answerer = answerer_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2022-05-23.txt")
+    steps = answerer.steps
+    question = "Who was elected vice-chairman of Wye Valley Community Council for 2022/23?"
+    passages = steps.relevant(question, answerer.retriever.search(question, k=4))
+    steps.number(passages)
+    steps.evidence.select_evidence(passages)
+    shown = {p.hit.title: p.evidence_text() for p in passages}
+    assert "Election of Vice-Chairman for 2022/23: Cllr Evans." in shown["Election of Vice-Chairman for 2022/23"]
+    # A decision after a lead-in keeps its own sentence, so it still reads as a decision.
+    assert split_sentences("Minutes of the meeting:\nRESOLVED: That the report be noted.")[-1] == (
+        "RESOLVED: That the report be noted.")
+
+
+def test_an_amount_is_the_answer_only_where_the_minutes_give_it_for_what_was_asked(fresh_settings):
+    # Warrenville's April 2020 minutes hold one sum near the Alba Lemos Fund: "$19,000 in
+    # extended use fees". Pinned on the fund's spending it is in the passage, so a check of
+    # names and figures alone passes it; what it is a sum of is not what was asked.
+    answerer = answerer_over(fresh_settings, "tests/layouts-holdout/warrenville-library-board-2020-04-15.pdf")
+    steps = answerer.steps
+
+    def finish(question: str, figure: str, claim: str):
+        hits = answerer.retriever.search(question, k=4)
+        passages = steps.relevant(question, hits)
+        steps.number(passages)
+        steps.evidence.select_evidence(passages)
+        n = next(p.n for p in passages if figure in p.hit.item_text)
+        return steps.finish(question, f"{claim} [{n}].", passages, hits[:3], {}, "llm")
+
+    loose = finish("How much did Warrenville Public Library spend from the Alba Lemos Fund to expand Hoopla?",
+                   "$19,000", "The Library spent $19,000 from the Alba Lemos Fund to expand its Hoopla platform")
+    assert loose.abstained and not loose.citations
+    bound = finish("How much were the invoices the board ratified for February 20 to March 18, 2020?",
+                   "$55,719.17", "Invoices of $55,719.17 were ratified")
+    assert not bound.abstained and "$55,719.17" in bound.answer
+
+
+def test_an_answer_that_only_says_the_question_back_is_not_an_answer(fresh_settings):
+    answerer = answerer_over(fresh_settings, "tests/layouts/eastpaloalto-planning-commission-2020-01-27.pdf")
+    steps = answerer.steps
+    question = ("What did the East Palo Alto Planning Commission do about electing a new chair and "
+                "vice chair at its January 27, 2020 meeting?")
+    hits = answerer.retriever.search(question, k=4)
+    passages = steps.relevant(question, hits)
+    steps.number(passages)
+    steps.evidence.select_evidence(passages)
+    n = next(p.n for p in passages if "Election of Chair and Vice Chair" in p.hit.item_text)
+    echo = steps.finish(question, "The East Palo Alto Planning Commission elected a new chair and vice chair "
+                        f"at its January 27, 2020 meeting [{n}].", passages, hits[:3], {}, "llm")
+    assert "elected a new chair" not in echo.answer
+    # Either the minutes' own sentences, quoted and cited, or a decline; never the echo.
+    assert echo.abstained or all(c.n in {p.n for p in passages} for c in echo.citations)
+    answer = steps.finish(question, f"The Commission continued the election to its next meeting [{n}].",
+                          passages, hits[:3], {}, "llm")
+    assert not answer.abstained and "continued the election" in answer.answer
+
+
+def test_markdown_quote_marks_are_not_words_of_the_minutes(fresh_settings):
+    # Govan's February 2025 minutes quote each report as a markdown block ("> final
+    # figures ..."); the marks reached the model in the middle of its sentences.
+    answerer = answerer_over(fresh_settings, "tests/layouts-holdout/govan-cc-2025-02-03.md")
+    steps = answerer.steps
+    question = "How big a budget hole did Councillor Richard Bell warn the City Council could face?"
+    passages = steps.relevant(question, answerer.retriever.search(question, k=4))
+    steps.number(passages)
+    steps.evidence.select_evidence(passages)
+    shown = " ".join(p.evidence_text() for p in passages)
+    assert "If only 50 percent was covered, the Council would face a £30m hole." in shown
+    assert " > " not in shown
