@@ -171,7 +171,8 @@ def stems(text: str) -> set[str]:
             if len(w) >= 4 and w not in STOPWORDS and w not in AMOUNT_WORDS}
 
 
-def unbound_figures(claim: str, question: str, subject: dict[int, set[str]], by_n: dict[int, Passage]) -> list[str]:
+def unbound_figures(claim: str, question: str, subject: dict[int, set[str]], by_n: dict[int, Passage],
+                    counted: str | None = None) -> list[str]:
     """Figures a claim gives in answer to an amount question that its passages state only
     about something else.
 
@@ -180,8 +181,9 @@ def unbound_figures(claim: str, question: str, subject: dict[int, set[str]], by_
     question's subject; the figure is in the passage, so ``unsupported`` passes it. A
     figure answers only where its own sentence, the one before it or its item's title
     speaks of what the question asks about (``subject[n]``: the question's stems that
-    passage n's meeting name does not already hold). A figure the passages never state is
-    left to ``unsupported``.
+    passage n's meeting name does not already hold) and, for "how many X", of X itself
+    (``counted``: "12 sessions" is no count of offenders). A figure the passages never
+    state is left to ``unsupported``.
     """
     cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
     sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
@@ -197,7 +199,8 @@ def unbound_figures(claim: str, question: str, subject: dict[int, set[str]], by_
                     continue
                 found = True
                 around = f"{p.hit.title} {' '.join(p.sentences[max(0, i - 1):i + 1])}"
-                if not subject.get(p.n) or stems(around) & subject[p.n]:
+                if (not subject.get(p.n) or stems(around) & subject[p.n]) and (
+                        not counted or counted in stems(around)):
                     bound = True
         if found and not bound:
             loose.append(figure)

@@ -55,6 +55,10 @@ ASKS_AMOUNT = re.compile(
 STATES_AMOUNT = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     r"|hundred|thousand|million|billion|half|dozen|none|zero|single|no one|nobody|nothing)\b", re.I)
+# What "how many" counts ("how many fixed penalty notices", "by how many did rapes go up":
+# none, the count is of what went up).
+HOW_MANY = re.compile(r"\bhow many (?:more |fewer |extra |new |additional |further )?(?!(?:did|do|does|were|was|are"
+                      r"|is|has|have|had|will|would|of)\b)([a-z-]+)", re.I)
 ASKS_DATE = re.compile(r"^\s*(?:on |by )?(?:what|which) (?:dates?|days?)\b", re.I)
 STATES_DATE = re.compile(
     rf"\d|\b(?:{'|'.join(MONTHS)}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -340,7 +344,9 @@ class Steps:
             # item's only sum pinned on the question's subject.
             asked = cite.stems(question)
             subject = {p.n: asked - cite.stems(self.evidence.meeting_name(p.hit.doc)) for p in passages}
-            grounded = [ok and not cite.unbound_figures(c, question, subject, by_n)
+            counted = HOW_MANY.search(question)
+            counted = cite.stems(counted.group(1)).pop() if counted and cite.stems(counted.group(1)) else None
+            grounded = [ok and not cite.unbound_figures(c, question, subject, by_n, counted)
                         for ok, c in zip(grounded, claims)]
         if not verbatim and self.rule("restates") and restates(question, text):
             # "What did the council agree to ask the Commission about the constituency?" -

@@ -511,3 +511,24 @@ def test_markdown_quote_marks_are_not_words_of_the_minutes(fresh_settings):
     shown = " ".join(p.evidence_text() for p in passages)
     assert "If only 50 percent was covered, the Council would face a £30m hole." in shown
     assert " > " not in shown
+
+
+def test_a_count_is_a_count_of_what_was_asked(answerer):
+    # "How many fixed penalty notices ...?" is not answered by the item's one count, which
+    # is of offences per offender, though the sentence speaks of the re-offending asked about.
+    steps = answerer.steps
+
+    def finish(question: str, claim: str):
+        hits = answerer.retriever.search(question, k=4)
+        passages = steps.relevant(question, hits)
+        steps.number(passages)
+        steps.evidence.select_evidence(passages)
+        n = next(p.n for p in passages if "1.91 offences per offender" in p.hit.item_text)
+        return steps.finish(question, f"{claim} [{n}].", passages, hits[:3], {}, "llm")
+
+    wrong = finish("How many fixed penalty notices per offender did the re-offending toolkit show?",
+                   "The re-offending toolkit showed 1.91 fixed penalty notices per offender")
+    assert wrong.abstained and "1.91 fixed penalty notices" not in wrong.answer
+    right = finish("How many offences per offender did the re-offending toolkit show?",
+                   "The re-offending toolkit showed 1.91 offences per offender")
+    assert not right.abstained and "1.91" in right.answer
