@@ -96,8 +96,8 @@ def split_sentences(text: str) -> list[str]:
             piece = f"{decision}: {piece}"
         else:
             decision = None if len(piece) > 40 and not piece.startswith(("(", "-")) else decision
-        if out and out[-1].endswith(":") and piece and not piece.startswith(DECISIONS) and (len(piece.split()) < LABEL_VALUE_WORDS
-                                                        or len(out[-1].split()) < LABEL_VALUE_WORDS):
+        if (out and out[-1].endswith(":") and piece and not piece.startswith(DECISIONS)
+                and min(len(piece.split()), len(out[-1].split())) < LABEL_VALUE_WORDS):
             # "Election of Chairman for 2022/23: Cllr Shewell.", "MOTION BY: Allen Fisk": a
             # label and its value are one statement; apart, the label is a lead-in and the
             # value too short to quote, and the answer is in neither.

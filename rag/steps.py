@@ -94,6 +94,13 @@ def misses_the_ask(question: str, text: str) -> bool:
                 or (ASKS_DATE.search(question) and not STATES_DATE.search(plain)))
 
 
+def counted(question: str) -> str | None:
+    """The stem of what a "how many" question counts ("offen" for "how many offenders")."""
+    m = HOW_MANY.search(question)
+    found = cite.stems(m.group(1)) if m else set()
+    return next(iter(found)) if found else None
+
+
 def restates(question: str, text: str) -> bool:
     """True when an answer holds no word or figure that the question lacks: it says the
     question back. "Yes"/"No" first is an answer, however few its words."""
@@ -344,9 +351,7 @@ class Steps:
             # item's only sum pinned on the question's subject.
             asked = cite.stems(question)
             subject = {p.n: asked - cite.stems(self.evidence.meeting_name(p.hit.doc)) for p in passages}
-            counted = HOW_MANY.search(question)
-            counted = cite.stems(counted.group(1)).pop() if counted and cite.stems(counted.group(1)) else None
-            grounded = [ok and not cite.unbound_figures(c, question, subject, by_n, counted)
+            grounded = [ok and not cite.unbound_figures(c, question, subject, by_n, counted(question))
                         for ok, c in zip(grounded, claims)]
         if not verbatim and self.rule("restates") and restates(question, text):
             # "What did the council agree to ask the Commission about the constituency?" -
@@ -354,7 +359,8 @@ class Steps:
             # nothing; on a clear match the minutes' own sentences are quoted instead.
             grounded = [False] * len(claims)
         if not any(grounded):
-            # The model tried to answer but named people or figures its passages lack.
+            # The model tried to answer but named people or figures its passages lack (or
+            # gave a sum they state about something else, or said the question back).
             # On a clear match the minutes' own best sentences answer better than a
             # refusal; they are quoted, so they pass this check.
             quoted = (self.extractive(passages)
