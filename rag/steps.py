@@ -322,9 +322,12 @@ class Steps:
         return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
 
     def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
-               timings: dict, mode: str, partial: bool = False, verbatim: bool = False) -> Answer:
+               timings: dict, mode: str, partial: bool = False, verbatim: bool = False,
+               quoting: bool = False) -> Answer:
         """Turn raw model text into an Answer whose every citation is real and quoted.
         partial: a two-part answer that says which part the minutes do not answer.
+        quoting: the text is already the minutes' best sentences standing in for the model's
+        answer; if they fail the checks too, the answer declines.
         verbatim: the text is the minutes' own sentences, already cited where they stand."""
         by_n = {p.n: p for p in passages}
         text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
@@ -362,12 +365,13 @@ class Steps:
             # The model tried to answer but named people or figures its passages lack (or
             # gave a sum they state about something else, or said the question back).
             # On a clear match the minutes' own best sentences answer better than a
-            # refusal; they are quoted, so they pass this check.
+            # refusal; they are quoted, so they hold their names, but a sum they give beside
+            # other matters fails again, and then the answer declines.
             quoted = (self.extractive(passages)
-                      if self.rule("quote_fallback")
+                      if self.rule("quote_fallback") and not quoting
                       and max(p.best for p in passages) >= self.settings.confident_floor else None)
             if quoted and not self.misses_the_ask(question, quoted):
-                return self.finish(question, quoted, passages, closest, timings, mode)
+                return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
             return self.decline(question, passages, closest, timings, mode)
         # A part's answer often restates the part before it; say it once.
         unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)

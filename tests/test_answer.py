@@ -532,3 +532,4 @@ def test_a_count_is_a_count_of_what_was_asked(answerer):
     right = finish("How many offences per offender did the re-offending toolkit show?",
                    "The re-offending toolkit showed 1.91 offences per offender")
     assert not right.abstained and "1.91" in right.answer
+
