@@ -156,10 +156,9 @@ def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
     source = " ".join(source_text(p) for p in sources)
     return not unsupported(claim, source)
 
-# A figure in an answer ("£1,757.09", "10"); years are dates, not amounts.
+# A figure in an answer ("£1,757.09", "10").
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
-YEAR = re.compile(r"(?:19|20)\d\d")
-# Words that ask for an amount, not what it is an amount of.
+# Words that ask for an amount, not what it is of: an answer saying them back adds nothing.
 AMOUNT_WORDS = set("much many cost costs spent spend paid pay amount total number figure value money price "
                    "sum sums".split())
 
@@ -169,42 +168,6 @@ def stems(text: str) -> set[str]:
     "signa"), so "spend" meets "spending" and "platform" meets "platforms"."""
     return {w[:5] for w in re.findall(r"[a-z][a-z'-]+", text.lower())
             if len(w) >= 4 and w not in STOPWORDS and w not in AMOUNT_WORDS}
-
-
-def unbound_figures(claim: str, question: str, subject: dict[int, set[str]], by_n: dict[int, Passage],
-                    counted: str | None = None) -> list[str]:
-    """Figures a claim gives in answer to an amount question that its passages state only
-    about something else.
-
-    A small model asked "How much did the Library spend from the Alba Lemos Fund?" takes
-    the one sum of the item ("the $19,000 in extended use fees") and pins it on the
-    question's subject; the figure is in the passage, so ``unsupported`` passes it. A
-    figure answers only where its own sentence, the one before it or its item's title
-    speaks of what the question asks about (``subject[n]``: the question's stems that
-    passage n's meeting name does not already hold) and, for "how many X", of X itself
-    (``counted``: "12 sessions" is no count of offenders). A figure the passages never
-    state is left to ``unsupported``.
-    """
-    cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
-    sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
-    loose = []
-    for figure in FIGURE.findall(MARKER.sub("", claim)):
-        figure = figure.rstrip(",.")
-        if not figure or YEAR.fullmatch(figure) or figure in question:
-            continue
-        found = bound = False
-        for p in sources:
-            for i, sentence in enumerate(p.sentences):
-                if not re.search(rf"(?<![\d,.]){re.escape(figure)}(?![\d]|[,.]\d)", sentence):
-                    continue
-                found = True
-                around = f"{p.hit.title} {' '.join(p.sentences[max(0, i - 1):i + 1])}"
-                if (not subject.get(p.n) or stems(around) & subject[p.n]) and (
-                        not counted or counted in stems(around)):
-                    bound = True
-        if found and not bound:
-            loose.append(figure)
-    return loose
 
 
 def rejoin(text: str, claims: list[str]) -> str:

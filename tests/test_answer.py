@@ -456,29 +456,6 @@ def test_a_label_and_its_value_reach_the_model_as_one_sentence(fresh_settings):
         "RESOLVED: That the report be noted.")
 
 
-def test_an_amount_is_the_answer_only_where_the_minutes_give_it_for_what_was_asked(fresh_settings):
-    # Warrenville's April 2020 minutes hold one sum near the Alba Lemos Fund: "$19,000 in
-    # extended use fees". Pinned on the fund's spending it is in the passage, so a check of
-    # names and figures alone passes it; what it is a sum of is not what was asked.
-    answerer = answerer_over(fresh_settings, "tests/layouts-holdout/warrenville-library-board-2020-04-15.pdf")
-    steps = answerer.steps
-
-    def finish(question: str, figure: str, claim: str):
-        hits = answerer.retriever.search(question, k=4)
-        passages = steps.relevant(question, hits)
-        steps.number(passages)
-        steps.evidence.select_evidence(passages)
-        n = next(p.n for p in passages if figure in p.hit.item_text)
-        return steps.finish(question, f"{claim} [{n}].", passages, hits[:3], {}, "llm")
-
-    loose = finish("How much did Warrenville Public Library spend from the Alba Lemos Fund to expand Hoopla?",
-                   "$19,000", "The Library spent $19,000 from the Alba Lemos Fund to expand its Hoopla platform")
-    assert loose.abstained and not loose.citations
-    bound = finish("How much were the invoices the board ratified for February 20 to March 18, 2020?",
-                   "$55,719.17", "Invoices of $55,719.17 were ratified")
-    assert not bound.abstained and "$55,719.17" in bound.answer
-
-
 def test_an_answer_that_only_says_the_question_back_is_not_an_answer(fresh_settings):
     answerer = answerer_over(fresh_settings, "tests/layouts/eastpaloalto-planning-commission-2020-01-27.pdf")
     steps = answerer.steps
@@ -511,25 +488,4 @@ def test_markdown_quote_marks_are_not_words_of_the_minutes(fresh_settings):
     shown = " ".join(p.evidence_text() for p in passages)
     assert "If only 50 percent was covered, the Council would face a £30m hole." in shown
     assert " > " not in shown
-
-
-def test_a_count_is_a_count_of_what_was_asked(answerer):
-    # "How many fixed penalty notices ...?" is not answered by the item's one count, which
-    # is of offences per offender, though the sentence speaks of the re-offending asked about.
-    steps = answerer.steps
-
-    def finish(question: str, claim: str):
-        hits = answerer.retriever.search(question, k=4)
-        passages = steps.relevant(question, hits)
-        steps.number(passages)
-        steps.evidence.select_evidence(passages)
-        n = next(p.n for p in passages if "1.91 offences per offender" in p.hit.item_text)
-        return steps.finish(question, f"{claim} [{n}].", passages, hits[:3], {}, "llm")
-
-    wrong = finish("How many fixed penalty notices per offender did the re-offending toolkit show?",
-                   "The re-offending toolkit showed 1.91 fixed penalty notices per offender")
-    assert wrong.abstained and "1.91 fixed penalty notices" not in wrong.answer
-    right = finish("How many offences per offender did the re-offending toolkit show?",
-                   "The re-offending toolkit showed 1.91 offences per offender")
-    assert not right.abstained and "1.91" in right.answer
 
