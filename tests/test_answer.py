@@ -439,16 +439,22 @@ def test_an_answer_says_a_restated_sentence_once(answerer):
     assert other.rstrip(".") in ans.answer
 
 
+def evidence_over(settings, path: str, question: str):
+    """The answerer over one file, and the passages its model would be shown for a question."""
+    answerer = answerer_over(settings, path)
+    hits = answerer.retriever.search(question, k=4)
+    passages = answerer.steps.relevant(question, hits)
+    answerer.steps.number(passages)
+    answerer.steps.evidence.select_evidence(passages)
+    return answerer, hits, passages
+
+
 def test_a_label_and_its_value_reach_the_model_as_one_sentence(fresh_settings):
     # Wye Valley's AGM minutes write each outcome as "label: value" ("809.Election of
     # Vice-Chairman for 2022/23:  Cllr Evans."); apart, the label is a lead-in and the value
     # too short to quote, so the model was shown neither and named the seconder instead.
-    answerer = answerer_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2022-05-23.txt")
-    steps = answerer.steps
-    question = "Who was elected vice-chairman of Wye Valley Community Council for 2022/23?"
-    passages = steps.relevant(question, answerer.retriever.search(question, k=4))
-    steps.number(passages)
-    steps.evidence.select_evidence(passages)
+    _, _, passages = evidence_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2022-05-23.txt",
+                                   "Who was elected vice-chairman of Wye Valley Community Council for 2022/23?")
     shown = {p.hit.title: p.evidence_text() for p in passages}
     assert "Election of Vice-Chairman for 2022/23: Cllr Evans." in shown["Election of Vice-Chairman for 2022/23"]
     # A decision after a lead-in keeps its own sentence, so it still reads as a decision.
@@ -457,14 +463,11 @@ def test_a_label_and_its_value_reach_the_model_as_one_sentence(fresh_settings):
 
 
 def test_an_answer_that_only_says_the_question_back_is_not_an_answer(fresh_settings):
-    answerer = answerer_over(fresh_settings, "tests/layouts/eastpaloalto-planning-commission-2020-01-27.pdf")
-    steps = answerer.steps
     question = ("What did the East Palo Alto Planning Commission do about electing a new chair and "
                 "vice chair at its January 27, 2020 meeting?")
-    hits = answerer.retriever.search(question, k=4)
-    passages = steps.relevant(question, hits)
-    steps.number(passages)
-    steps.evidence.select_evidence(passages)
+    answerer, hits, passages = evidence_over(
+        fresh_settings, "tests/layouts/eastpaloalto-planning-commission-2020-01-27.pdf", question)
+    steps = answerer.steps
     n = next(p.n for p in passages if "Election of Chair and Vice Chair" in p.hit.item_text)
     echo = steps.finish(question, "The East Palo Alto Planning Commission elected a new chair and vice chair "
                         f"at its January 27, 2020 meeting [{n}].", passages, hits[:3], {}, "llm")
@@ -479,12 +482,8 @@ def test_an_answer_that_only_says_the_question_back_is_not_an_answer(fresh_setti
 def test_markdown_quote_marks_are_not_words_of_the_minutes(fresh_settings):
     # Govan's February 2025 minutes quote each report as a markdown block ("> final
     # figures ..."); the marks reached the model in the middle of its sentences.
-    answerer = answerer_over(fresh_settings, "tests/layouts-holdout/govan-cc-2025-02-03.md")
-    steps = answerer.steps
-    question = "How big a budget hole did Councillor Richard Bell warn the City Council could face?"
-    passages = steps.relevant(question, answerer.retriever.search(question, k=4))
-    steps.number(passages)
-    steps.evidence.select_evidence(passages)
+    _, _, passages = evidence_over(fresh_settings, "tests/layouts-holdout/govan-cc-2025-02-03.md",
+                                   "How big a budget hole did Councillor Richard Bell warn the City Council could face?")
     shown = " ".join(p.evidence_text() for p in passages)
     assert "If only 50 percent was covered, the Council would face a £30m hole." in shown
     assert " > " not in shown
