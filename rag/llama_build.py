@@ -69,6 +69,11 @@ PROBES: dict[str, tuple[tuple[str, ...], str, str]] = {
         cfg.palette = 1; cfg.rows[0] = 1; cfg.colsb[0] = 4;
         _tile_loadconfig(&cfg); _tile_zero(0); _tile_release(); return v == 12345;"""),
 }
+# AMX stays off even when its probe runs, unless RAG_LLAMA_AMX=1: on a Xeon whose kernel grants
+# the tile state and runs the probe's ldtilecfg/tilezero/tdpbssd, llama-cpp-python 0.3.36's AMX
+# matmul still died with SIGILL on `tilezero %tmm4` in ggml_backend_amx_mul_mat (its tile config
+# is built on the stack and can be optimised away, ggml-org/llama.cpp PR #26954). AVX-512 VNNI
+# covers the same quantised matmuls without it.
 # llama.cpp's CMake option for each probed extension ("AMX" stands for its three options).
 CMAKE_OPTIONS = {name: [f"GGML_{name}"] for name in PROBES}
 CMAKE_OPTIONS["AMX"] = ["GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16"]
@@ -89,7 +94,7 @@ class Plan:
     cpu_model: str
     compiler: str
     features: list[str]
-    refused: list[str] = field(default_factory=list)  # advertised by the CPU but failed the probe
+    refused: list[str] = field(default_factory=list)  # advertised by the CPU but not used, and why
     cmake_args: list[str] = field(default_factory=list)
     level: str = "generic"
     key: str = ""
@@ -180,6 +185,10 @@ def make_plan(level: str | None = None, extra_args: str | None = None) -> Plan:
         plan.features = [n for n in advertised if ran.get(n) == "ok"]
         plan.refused = [f"{n}: {ran[n]}" for n in advertised if ran.get(n) != "ok"]
         plan.features = _apply_level(plan.features, level)
+        if "AMX" in plan.features and os.environ.get("RAG_LLAMA_AMX") != "1":
+            plan.features.remove("AMX")
+            plan.refused.append("AMX: off by default (set RAG_LLAMA_AMX=1 to try it): llama.cpp "
+                                f"{VERSION}'s AMX kernels die with SIGILL even where this probe runs AMX")
         on = set(plan.features)
         if not AVX2_SET <= on:  # llama.cpp's AVX-512 kernels assume AVX2 underneath
             on -= {"AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AVX_VNNI", "AMX"}
@@ -306,11 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rag.llama_build",
         description="Build llama-cpp-python with explicit instruction sets this CPU really runs "
-                    "(never -march=native, never AMX unless a probe runs it), into a wheelhouse "
+                    "(never -march=native, no AMX unless asked for and a probe runs it), into a wheelhouse "
                     "keyed by flags and CPU.",
         epilog="environment: RAG_LLAMA_LEVEL=avx512|avx2|sse42|generic caps the instruction sets "
                "(build for an older fleet); RAG_LLAMA_CMAKE_ARGS adds CMake flags (e.g. "
-               "-DGGML_CUDA=ON); RAG_WHEELHOUSE moves the wheelhouse (default .wheels/).",
+               "-DGGML_CUDA=ON); RAG_LLAMA_AMX=1 allows AMX where its probe runs; RAG_WHEELHOUSE moves the wheelhouse (default .wheels/).",
     )
     parser.add_argument("command", choices=["plan", "ensure", "rebuild"],
                         help="plan: show the flags; ensure: build/install if needed; rebuild: always")

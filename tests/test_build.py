@@ -133,3 +133,21 @@ def test_a_cpu_that_advertises_amx_it_cannot_run_gets_no_amx(monkeypatch):
     assert "AMX" not in plan.features
     assert any(r.startswith("AMX:") for r in plan.refused), plan.refused
     assert {"-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"} <= set(plan.cmake_args)
+
+
+def test_amx_is_off_unless_asked_for_and_then_only_where_its_probe_runs(monkeypatch):
+    """llama.cpp 0.3.36's AMX kernels died with SIGILL on a CPU that runs the AMX probe, so the
+    default build leaves AMX out everywhere; RAG_LLAMA_AMX=1 turns it on only where it runs."""
+    monkeypatch.delenv("RAG_LLAMA_AMX", raising=False)
+    plain = llama_build.make_plan()
+    assert "AMX" not in plain.features
+    assert {"-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"} <= set(plain.cmake_args)
+    _, flags = llama_build.cpu_info()
+    runs = ({"amx_tile", "amx_int8", "amx_bf16"} <= flags and "AVX512" in plain.features
+            and llama_build.probe(["AMX"]).get("AMX") == "ok")
+    if runs:
+        assert any(r.startswith("AMX: off by default") for r in plain.refused), plain.refused
+    monkeypatch.setenv("RAG_LLAMA_AMX", "1")
+    asked = llama_build.make_plan()
+    assert ("AMX" in asked.features) == runs
+    assert (asked.key != plain.key) == runs                  # another flag set: another wheel
