@@ -156,20 +156,6 @@ def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
     source = " ".join(source_text(p) for p in sources)
     return not unsupported(claim, source)
 
-# A figure in an answer ("£1,757.09", "10").
-FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
-# Words that ask for an amount, not what it is of: an answer saying them back adds nothing.
-AMOUNT_WORDS = set("much many cost costs spent spend paid pay amount total number figure value money price "
-                   "sum sums".split())
-
-
-def stems(text: str) -> set[str]:
-    """The text's words of four letters or more as five-letter stems ("signatures" ->
-    "signa"), so "spend" meets "spending" and "platform" meets "platforms"."""
-    return {w[:5] for w in re.findall(r"[a-z][a-z'-]+", text.lower())
-            if len(w) >= 4 and w not in STOPWORDS and w not in AMOUNT_WORDS}
-
-
 def rejoin(text: str, claims: list[str]) -> str:
     """Put re-pointed claims back in place, keeping the original line breaks."""
     out, pos = [], 0

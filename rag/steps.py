@@ -28,7 +28,7 @@ from .records import MONTHS, Answer, Citation, Hit
 from .retrieve import Retriever, merge_filters
 from .selfcheck import ensure_native_ok
 from .settings import Settings
-from .store import Filters
+from .store import STOPWORDS, Filters
 
 ABSTAIN_TEXT = "The minutes provided do not say."
 # Phrases with which models decline; an answer made of them is an abstention.
@@ -61,6 +61,19 @@ STATES_DATE = re.compile(
     r"|spring|summer|autumn|winter|next meeting)\b", re.I)
 # A number, code or month the question itself names ("2014/15", "Q3", "£1,000", "March").
 QUESTION_FIGURE = re.compile(rf"[£$]?\w*\d(?:[\w/%]|[.,:-](?=\w))*|\b(?:{'|'.join(MONTHS)})\b", re.I)
+
+# A figure in an answer ("£1,757.09", "10").
+FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# Words that ask for an amount, not what it is of: an answer saying them back adds nothing.
+AMOUNT_WORDS = set("much many cost costs spent spend paid pay amount total number figure value money price "
+                   "sum sums".split())
+
+
+def stems(text: str) -> set[str]:
+    """The text's words of four letters or more as five-letter stems ("signatures" ->
+    "signa"), so "spend" meets "spending" and "platform" meets "platforms"."""
+    return {w[:5] for w in re.findall(r"[a-z][a-z'-]+", text.lower())
+            if len(w) >= 4 and w not in STOPWORDS and w not in AMOUNT_WORDS}
 
 
 def _months_after(iso: str | None, months: int) -> str:
@@ -96,9 +109,9 @@ def restates(question: str, text: str) -> bool:
     plain = MARKER.sub("", text)
     if re.match(r"\s*(?:yes|no)\b", plain, re.I):
         return False
-    if any(f.rstrip(",.") not in question for f in cite.FIGURE.findall(plain)):
+    if any(f.rstrip(",.") not in question for f in FIGURE.findall(plain)):
         return False
-    return not cite.stems(plain) - cite.stems(question)
+    return not stems(plain) - stems(question)
 
 
 def is_abstention(text: str) -> bool:
