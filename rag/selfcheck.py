@@ -19,6 +19,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,13 +107,19 @@ def _stat(path: Path) -> tuple[str, str]:
 
 
 _verified: set[tuple[str, str]] = set()  # (model, cache folder) pairs checked in this process
+# The background preload and the first question both ask for the model; one check serves both.
+_check_lock = threading.Lock()
 
 
 def ensure_native_ok(model_path: Path, cache_dir: Path, echo=None) -> None:
     """Raise ModelError with one clear line if the build cannot run here; remembered when it can."""
+    with _check_lock:
+        _ensure_native_ok(Path(model_path), Path(cache_dir), echo)
+
+
+def _ensure_native_ok(model_path: Path, cache_dir: Path, echo=None) -> None:
     from .models import ModelError
 
-    model_path = Path(model_path)
     seen = (str(model_path), str(cache_dir))
     if seen in _verified:
         return
@@ -133,7 +141,9 @@ def ensure_native_ok(model_path: Path, cache_dir: Path, echo=None) -> None:
     except (OSError, ValueError):
         known = []
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps((known + [key])[-20:]))
+    # Another process may be writing the same marker: a file of our own, then an atomic rename.
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix="native-ok.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps((known + [key])[-20:]))
     os.replace(tmp, marker)
     _verified.add(seen)

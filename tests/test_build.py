@@ -107,6 +107,31 @@ def test_native_check_is_remembered(tmp_path, tiny_model):
     assert json.loads((tmp_path / "native-ok.json").read_text()) == marker
 
 
+def test_the_preload_and_the_first_question_share_one_native_check(tmp_path, tiny_model):
+    """`ask` loads the model in the background while it retrieves; both threads reach the
+    check at once. One check runs, both return, and the marker is whole (a shared temp name
+    once made the second rename fail with a traceback)."""
+    import threading
+
+    said, errors = [], []
+
+    def check():
+        try:
+            ensure_native_ok(Path(tiny_model), tmp_path, echo=said.append)
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(said) == 1, said
+    assert len(json.loads((tmp_path / "native-ok.json").read_text())) == 1
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_doctor_passes_on_this_install(tmp_path):
     rag = Path(sys.executable).with_name("rag")
     out = subprocess.run([str(rag), "doctor", "--index-dir", str(tmp_path / "index")],
