@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 MEMO = RESULTS / "generations.sqlite"
 CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
-           "closest_says", "parts", "timeline", "schedule", "restates"]
+           "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue"]
 
 
 def report_path(config: str, split: str) -> Path:

@@ -28,6 +28,8 @@ class LLM:
             model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 1,
             n_batch=512, verbose=False, seed=0,
         )
+        self._format = None      # the chat template, for yes_probability
+        self._yes_no: tuple[list[int], list[int]] = ([], [])
 
     @property
     def name(self) -> str:
@@ -52,6 +54,31 @@ class LLM:
 
     def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(the reply starts "Yes") against "No", from the logits of the reply's first token:
+        a graded verdict for a yes/no check, at the cost of one prompt evaluation."""
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if not self.model.metadata.get("tokenizer.chat_template"):
+            return 1.0 if self.complete(messages, max_tokens=2).strip().lower().startswith("yes") else 0.0
+        with self.lock:
+            if self._format is None:
+                template = self.model.metadata["tokenizer.chat_template"]
+                eos = self.model.detokenize([self.model.token_eos()]).decode(errors="ignore")
+                self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
+                first = lambda t: self.model.tokenize(t.encode(), add_bos=False)[0]  # noqa: E731
+                self._yes_no = ([first(t) for t in ("Yes", " Yes", "yes")], [first(t) for t in ("No", " No", "no")])
+            prompt = self._format(messages=messages).prompt
+            tokens = self.model.tokenize(prompt.encode(), add_bos=False, special=True)
+            self.model.reset()
+            self.model.eval(tokens)
+            logits = np.ctypeslib.as_array(llama_get_logits_ith(self.model._ctx.ctx, -1),
+                                           shape=(self.model.n_vocab(),))
+            yes, no = (np.logaddexp.reduce(logits[ids]) for ids in self._yes_no)
+            return float(1.0 / (1.0 + np.exp(no - yes)))
 
 
 _load_lock = threading.Lock()
@@ -155,6 +182,11 @@ class RemoteLLM:
     def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """1.0 if the server's greedy reply starts "Yes", else 0.0 (servers differ in whether
+        they return log-probabilities, so none are asked for)."""
+        return 1.0 if self.complete(messages, max_tokens=2).strip().lower().startswith("yes") else 0.0
+
 
 class RememberedLLM:
     """Any model above, with its answers kept in a SQLite file keyed by the exact request.
@@ -211,3 +243,15 @@ class RememberedLLM:
 
     def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        key = self._key(messages, "yes_probability", None)
+        row = self.db.execute("SELECT text FROM generations WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            self.hits += 1
+            return float(row[0])
+        self.misses += 1
+        p = self.inner.yes_probability(messages)
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?)", (key, repr(p)))
+        return p

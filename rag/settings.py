@@ -91,11 +91,16 @@ class Settings:
     # this is answered from its own sentences instead of declined (a clear match; the
     # near misses of unanswerable questions score lower).
     confident_floor: float = 0.75
+    # When the model declines, the minutes' best sentences are still given as the answer if
+    # the model, asked "does this text give what the question asks for?", puts P(yes) at
+    # least this. On the dev split the declined questions whose best sentences held the
+    # answer scored 0.53-0.72, the unanswerable ones 0.36-0.60 (prompts/check.txt).
+    answers_floor: float = 0.61
     # A meeting joins a "what happened to X" timeline only on clearer evidence than that.
     timeline_floor: float = 0.40
     # Answer rules switched off, comma-separated (RAG_RULES_OFF=amount_date,grounding): for
     # the ablation table in eval/README.md. Names: amount_date, grounding, quote_fallback,
-    # closest_says, margin, parts, timeline, schedule, restates.
+    # closest_says, margin, parts, timeline, schedule, restates, quote_rescue.
     rules_off: str = ""
     # Evaluation only: a SQLite file of earlier generations, keyed by the exact prompt, reused
     # instead of generating again (rag eval --reuse-generations FILE; the ablation runs).

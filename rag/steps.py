@@ -155,6 +155,7 @@ class Steps:
         self._prompts: dict[str, str] = {}
         self.memo = None    # the RememberedLLM, when settings.generation_memo is set
         self.on_prompt: Callable[[list[dict]], None] | None = None   # sees each prompt sent (rag bench)
+        self.answered_by: tuple = (False, None)   # (fast, model) of the last generation
 
     def rule(self, name: str) -> bool:
         """Whether a switchable answer rule is on (RAG_RULES_OFF lists those switched off)."""
@@ -268,6 +269,7 @@ class Steps:
     def generate(self, question: str, passages: list[Passage], fast, model,
                  on_token: Callable[[str], None] | None, timings: dict, t0: float) -> str:
         llm = self.llm(fast=fast, model=model)
+        self.answered_by = (fast, model)
         if "load_model" not in timings:
             timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings.get("retrieve", 0) \
                 - timings.get("evidence", 0)
@@ -308,6 +310,23 @@ class Steps:
         """misses_the_ask(), unless rule "amount_date" is switched off."""
         return self.rule("amount_date") and misses_the_ask(question, text)
 
+    def answers(self, question: str, text: str) -> float:
+        """How sure the model that answered is that ``text`` gives what the question asks
+        for (0-1): a yes/no check on the question and the text alone, about 100 prompt tokens."""
+        messages = [{"role": "system", "content": self.prompt("check_system")},
+                    {"role": "user", "content": self.prompt("check").format(question=question, text=text)}]
+        return self.llm(*self.answered_by).yes_probability(messages)
+
+    def rescue(self, question: str, passages: list[Passage]) -> str | None:
+        """When the model declines, the minutes' best sentences, if the check says they
+        answer the question (the model often declines with the answer in its passages)."""
+        if not passages or not self.rule("quote_rescue"):
+            return None
+        quoted = self.extractive(passages)
+        if self.misses_the_ask(question, quoted):
+            return None
+        return quoted if self.answers(question, quoted) >= self.settings.answers_floor else None
+
     # --- check citations -----------------------------------------------------------------
     def decline(self, question: str, passages: list[Passage], closest: list[Hit], timings: dict,
                 mode: str) -> Answer:
@@ -323,6 +342,22 @@ class Steps:
             return Answer(question, text, True, closest=first[:3], timings_ms=timings, mode=mode)
         return Answer(question, ABSTAIN_TEXT, True, closest=closest, timings_ms=timings, mode=mode)
 
+    def decline_or_quote(self, question: str, passages: list[Passage], closest: list[Hit], timings: dict,
+                         mode: str, quoting: bool) -> Answer:
+        """A decline, unless the minutes' best sentences pass the answer check (rescue());
+        those are then the answer, through the same citation checks, quoted once only."""
+        if quoting or mode == "extractive":
+            return self.decline(question, passages, closest, timings, mode)
+        start = time.perf_counter()
+        quoted = self.rescue(question, passages)
+        spent = (time.perf_counter() - start) * 1000
+        timings["check"] = timings.get("check", 0.0) + spent
+        if "total" in timings:
+            timings["total"] += spent
+        if quoted:
+            return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
+        return self.decline(question, passages, closest, timings, mode)
+
     def finish(self, question: str, text: str, passages: list[Passage], closest: list[Hit],
                timings: dict, mode: str, partial: bool = False, verbatim: bool = False,
                quoting: bool = False) -> Answer:
@@ -337,7 +372,7 @@ class Steps:
         if not passages or (is_abstention(text) and not partial):
             if text and not is_abstention(text):
                 return Answer(question, text, True, closest=closest, timings_ms=timings, mode=mode)
-            return self.decline(question, passages, closest, timings, mode)
+            return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         embedder = get_embedder()
         for p in passages:
             p.context = self.corpus.question_names_in(p.hit.doc, question)
@@ -367,7 +402,7 @@ class Steps:
                       and max(p.best for p in passages) >= self.settings.confident_floor else None)
             if quoted and not self.misses_the_ask(question, quoted):
                 return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
-            return self.decline(question, passages, closest, timings, mode)
+            return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         # A part's answer often restates the part before it; say it once.
         unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)
         similar = unit @ unit.T
@@ -381,7 +416,7 @@ class Steps:
             text = cite.rejoin(text, claims)
         if not verbatim and not partial and self.misses_the_ask(question, text):
             # What survived the check no longer holds the amount or date asked for.
-            return self.decline(question, passages, closest, timings, mode)
+            return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         cited: dict[int, list[int]] = {}
         for ci, claim in enumerate(claims):
             for m in MARKER.finditer(claim):

@@ -488,3 +488,32 @@ def test_markdown_quote_marks_are_not_words_of_the_minutes(fresh_settings):
     assert "If only 50 percent was covered, the Council would face a £30m hole." in shown
     assert " > " not in shown
 
+
+
+def test_a_decline_with_the_answer_in_its_passages_quotes_the_minutes_when_the_check_agrees(fresh_settings, tiny_model):
+    # The model often says "The minutes provided do not say." with the answer in front of it.
+    # The minutes' best sentences are then given, cited, if a yes/no check (the real llama.cpp
+    # path, here the small model) puts P(they answer the question) at or above answers_floor.
+    question = "Who was elected vice-chairman of Wye Valley Community Council for 2022/23?"
+    answerer, hits, passages = evidence_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2022-05-23.txt", question)
+    steps = answerer.steps
+    steps.answered_by = (False, tiny_model)
+    shown = {p.n for p in passages}
+
+    def finish(**settings):
+        steps.settings = fresh_settings.with_overrides(**settings)
+        return steps.finish(question, ABSTAIN_TEXT, passages, hits[:3], {}, "llm")
+
+    quoted = finish(answers_floor=0.0)
+    minutes = [re.sub(r"\s*\[\d+\]", "", c).strip() for c in re.split(CLAIM_SPLIT, steps.extractive(passages))]
+    assert not quoted.abstained and all(m in quoted.answer for m in minutes if m), (minutes, quoted.answer)
+    assert quoted.citations and {c.n for c in quoted.citations} <= shown
+    assert finish(answers_floor=1.01).abstained                            # the check never sure enough
+    assert finish(answers_floor=0.0, rules_off="quote_rescue").abstained   # the rule switched off
+    # The check is a probability, the same each time, and leaves the model's next answer as it was.
+    llm = steps.llm(model=tiny_model)
+    ask = [{"role": "user", "content": "Name the chair of the meeting."}]
+    before = llm.complete(ask, max_tokens=12)
+    p = steps.answers(question, "Cllr Evans was elected vice-chairman [1].")
+    assert 0.0 < p < 1.0 and p == steps.answers(question, "Cllr Evans was elected vice-chairman [1].")
+    assert llm.complete(ask, max_tokens=12) == before

@@ -65,6 +65,12 @@ def test_a_cited_answer_through_the_model_server(remote):
     assert remote.steps.llm().name == f"tiny at {remote.settings.llm_url}/v1"
 
 
+def test_the_answer_check_runs_on_the_model_server(remote):
+    # A server gives no log-probabilities to rely on: its greedy Yes/No is the verdict.
+    p = remote.steps.answers("What is ECINS?", "ECINS is a case management system [1].")
+    assert p in (0.0, 1.0)
+
+
 def test_the_answer_streams(remote):
     pieces: list[str] = []
     remote.ask("What is ECINS?", on_token=pieces.append)
