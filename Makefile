@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	# CPU build of torch first (lies on this machine's disk); a plain `torch` pulls CUDA.
 	$(BIN)/pip install -q torch==2.13.0
 	# llama-cpp-python: compiled once per CPU and flag set into .wheels/ with explicit,
-	# probed instruction sets (never -march=native, never AMX unless a probe runs it), with
+	# probed instruction sets (never -march=native; AMX only with RAG_LLAMA_AMX=1), with
 	# pip's cache bypassed; about 4 minutes on 2 cores. See `python -m rag.llama_build --help`.
 	$(BIN)/python -m rag.llama_build ensure
 	# [scale]: PostgreSQL + pgvector store, Ray ingest: about 15 s and 660 MB more (docs/scale.md).
