@@ -53,6 +53,7 @@ class Answerer:
             return Answer(question, "I can only answer questions written in English about these minutes.",
                           True, timings_ms={"total": 0.0}, mode="none")
         steps = self.steps
+        steps.answered_by = (fast, model)    # the model that answers also runs the checks
         dates = self.corpus.store.meeting_dates()
         slot = None
         if steps.rule("schedule") and not (filters and filters.active()):

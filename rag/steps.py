@@ -155,7 +155,7 @@ class Steps:
         self._prompts: dict[str, str] = {}
         self.memo = None    # the RememberedLLM, when settings.generation_memo is set
         self.on_prompt: Callable[[list[dict]], None] | None = None   # sees each prompt sent (rag bench)
-        self.answered_by: tuple = (False, None)   # (fast, model) of the last generation
+        self.answered_by: tuple = (False, None)   # (fast, model) of the question being answered
 
     def rule(self, name: str) -> bool:
         """Whether a switchable answer rule is on (RAG_RULES_OFF lists those switched off)."""
@@ -269,7 +269,6 @@ class Steps:
     def generate(self, question: str, passages: list[Passage], fast, model,
                  on_token: Callable[[str], None] | None, timings: dict, t0: float) -> str:
         llm = self.llm(fast=fast, model=model)
-        self.answered_by = (fast, model)
         if "load_model" not in timings:
             timings["load_model"] = (time.perf_counter() - t0) * 1000 - timings.get("retrieve", 0) \
                 - timings.get("evidence", 0)
