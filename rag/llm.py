@@ -73,11 +73,17 @@ class LLM:
                 self._yes_no = ([first(t) for t in ("Yes", " Yes", "yes")], [first(t) for t in ("No", " No", "no")])
             prompt = self._format(messages=messages).prompt
             tokens = self.model.tokenize(prompt.encode(), add_bos=False, special=True)
-            self.model.reset()
-            self.model.eval(tokens)
-            logits = np.ctypeslib.as_array(llama_get_logits_ith(self.model._ctx.ctx, -1),
-                                           shape=(self.model.n_vocab(),))
-            yes, no = (np.logaddexp.reduce(logits[ids]) for ids in self._yes_no)
+            # The cache holds the answer prompts' shared prefix (the system prompt); keep it
+            # for the next question rather than make it evaluate that prefix again.
+            kept = self.model.save_state()
+            try:
+                self.model.reset()
+                self.model.eval(tokens)
+                logits = np.ctypeslib.as_array(llama_get_logits_ith(self.model._ctx.ctx, -1),
+                                               shape=(self.model.n_vocab(),))
+                yes, no = (np.logaddexp.reduce(logits[ids]) for ids in self._yes_no)
+            finally:
+                self.model.load_state(kept)
             return float(1.0 / (1.0 + np.exp(no - yes)))
 
 
