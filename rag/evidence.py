@@ -58,6 +58,7 @@ CONTINUES = re.compile(
 # "VOTING IN FAVOUR:"); two full sentences either side of a colon stay apart.
 LABEL_VALUE_WORDS = 8
 DECISIONS = ("RESOLVED", "AGREED", "NOTED")
+DECISION_HEAD = re.compile(rf"^({'|'.join(DECISIONS)})\b\s*:?\s*")
 SENTENCE_SPLIT = re.compile(
     r"(?<=[.!?;:])\s+(?=[A-Z(\"'‘“£0-9-])|\n+|\s+(?=\((?:[ivx]{1,4}|[a-h])\)\s)|\s+(?=[a-h]\)\s)"
 )
@@ -88,7 +89,7 @@ def split_sentences(text: str) -> list[str]:
     for piece in SENTENCE_SPLIT.split(text):
         piece = piece.replace("\u2060", " ")
         piece = " ".join(piece.split()).strip(" |-")
-        head = re.match(r"^(RESOLVED|AGREED|NOTED)\b\s*:?\s*", piece)
+        head = DECISION_HEAD.match(piece)
         if head:
             decision = head.group(1)
             piece = piece[head.end():] and piece
@@ -197,7 +198,7 @@ class Evidence:
                 if wants.search(question):
                     scores = scores + 0.15 * np.array([bool(looks.search(s)) for s in sents])
             if DECISION_QUESTION.search(question):
-                scores = scores + 0.15 * np.array([s.startswith(("RESOLVED", "AGREED", "NOTED")) for s in sents])
+                scores = scores + 0.15 * np.array([s.startswith(DECISIONS) for s in sents])
             out.append(Passage(n=n, hit=hit, sentences=sents, vectors=vecs, scores=scores,
                                title_bonus=title_bonus))
         return out
