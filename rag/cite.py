@@ -96,13 +96,21 @@ class CitationFilter:
         return "".join(f"[{n}]" for n in dict.fromkeys(nums))
 
 
+def content_words(text: str) -> set[str]:
+    """Words and numbers that carry content (no stopwords, no short words, no [n] marks)."""
+    return {w for w in re.findall(r"[a-z0-9£][a-z0-9£,'-]*", MARKER.sub("", text).lower())
+            if (len(w) > 3 or any(ch.isdigit() for ch in w)) and w not in STOPWORDS}
+
+
+def overlap(words: set[str], passage: Passage) -> np.ndarray:
+    """The share of the words that each sentence of a passage contains."""
+    return np.array([sum(w in s.lower() for w in words) / len(words) if words else 0.0
+                     for s in passage.sentences])
+
+
 def sentence_support(claim: str, claim_vector: np.ndarray, passage: Passage) -> np.ndarray:
     """How well each sentence of a passage backs a claim: meaning plus shared words and numbers."""
-    words = {w for w in re.findall(r"[a-z0-9£][a-z0-9£,'-]*", MARKER.sub("", claim).lower())
-             if (len(w) > 3 or any(ch.isdigit() for ch in w)) and w not in STOPWORDS}
-    overlap = np.array([sum(w in s.lower() for w in words) / len(words) if words else 0.0
-                        for s in passage.sentences])
-    return passage.vectors @ claim_vector + 0.5 * overlap
+    return passage.vectors @ claim_vector + 0.5 * overlap(content_words(claim), passage)
 
 def support(claim: str, claim_vector: np.ndarray, passage: Passage) -> float:
     """Support from the sentences the model was shown of this passage."""
@@ -170,9 +178,14 @@ def rejoin(text: str, claims: list[str]) -> str:
     out.append(text[pos:])
     return "".join(out)
 
-def quote_for(passage: Passage, claims: list[str], claim_vectors: np.ndarray) -> str:
-    """The item's sentence that best supports the sentences citing it."""
+def quote_for(passage: Passage, claims: list[str], claim_vectors: np.ndarray, question: str = "") -> str:
+    """The item's sentence that best supports the sentences citing it. What a claim adds to
+    the question counts again: an answer says the question's words back ("The new Glen
+    Parva prison is expected to be completed in January 2023"), and a sentence holding only
+    those ("the update regarding the Glen Parva Prison project be noted") is not its source."""
     if not claims:
         return passage.best_sentence()
-    support = np.max([sentence_support(c, v, passage) for c, v in zip(claims, claim_vectors)], axis=0)
+    asked = content_words(question)
+    support = np.max([sentence_support(c, v, passage) + 0.5 * overlap(content_words(c) - asked, passage)
+                      for c, v in zip(claims, claim_vectors)], axis=0)
     return passage.best_sentence(support + 0.2 * passage.scores)

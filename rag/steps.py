@@ -318,13 +318,18 @@ class Steps:
 
     def rescue(self, question: str, passages: list[Passage]) -> str | None:
         """When the model declines, the minutes' best sentences, if the check says they
-        answer the question (the model often declines with the answer in its passages)."""
+        answer the question (the model often declines with the answer in its passages).
+        Two candidates, in turn: the best two sentences (extractive()), then the closest
+        item's best sentence alone, which a decline would show as "the closest item says";
+        a second sentence beside the answer can make the check doubt it."""
         if not passages or not self.rule("quote_rescue"):
             return None
-        quoted = self.extractive(passages)
-        if self.misses_the_ask(question, quoted):
-            return None
-        return quoted if self.answers(question, quoted) >= self.settings.answers_floor else None
+        closest = max(passages, key=lambda p: p.best)
+        candidates = dict.fromkeys([self.extractive(passages), f"{closest.best_sentence()} [{closest.n}]"])
+        for quoted in candidates:
+            if not self.misses_the_ask(question, quoted) and self.answers(question, quoted) >= self.settings.answers_floor:
+                return quoted
+        return None
 
     # --- check citations -----------------------------------------------------------------
     def decline(self, question: str, passages: list[Passage], closest: list[Hit], timings: dict,
@@ -431,5 +436,5 @@ class Steps:
         for n in sorted(cited, key=lambda x: text.find(f"[{x}]")):
             p = by_n[n]
             citations.append(Citation.of(n, p.hit, cite.quote_for(p, [claims[i] for i in cited[n]],
-                                                                  claim_vecs[cited[n]]), p.hit.item_id))
+                                                                  claim_vecs[cited[n]], question), p.hit.item_id))
         return Answer(question, text, False, citations=citations, timings_ms=timings, mode=mode)

@@ -517,3 +517,31 @@ def test_a_decline_with_the_answer_in_its_passages_quotes_the_minutes_when_the_c
     p = steps.answers(question, "Cllr Evans was elected vice-chairman [1].")
     assert 0.0 < p < 1.0 and p == steps.answers(question, "Cllr Evans was elected vice-chairman [1].")
     assert llm.complete(ask, max_tokens=12) == before
+
+
+@pytest.mark.slow
+def test_a_rescue_tries_the_closest_items_own_sentence_when_the_best_two_fail_the_check(fresh_settings):
+    # For Wye Valley's vice-chairman, the best two sentences name the chairman and a
+    # committee's member; the default model's check doubts them (P(yes) about 0.55), but
+    # not the item's own line "Election of Vice-Chairman for 2022/23: Cllr Evans." (about
+    # 0.77), the sentence a decline would show as what the closest item says.
+    question = "Who was elected vice-chairman of Wye Valley Community Council for 2022/23?"
+    answerer, hits, passages = evidence_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2022-05-23.txt", question)
+    steps = answerer.steps
+    steps.answered_by = (False, None)
+    answer = steps.finish(question, ABSTAIN_TEXT, passages, hits[:3], {}, "llm")
+    assert not answer.abstained and "Cllr Evans" in answer.answer and "Shewell" not in answer.answer
+    assert [c.title for c in answer.citations] == ["Election of Vice-Chairman for 2022/23"]
+
+
+def test_a_citation_quotes_the_sentence_holding_what_the_answer_adds_to_the_question(fresh_settings):
+    # The answer says the question back before its news; its quote was the item's decision,
+    # which shares only the question's words ("the update regarding the Glen Parva Prison
+    # project be noted"), not the sentence that gives the date.
+    question = "When is the new Glen Parva prison due to be finished?"
+    answerer, hits, passages = evidence_over(fresh_settings, "data/minutes/lscsb-minutes-2021-09-24.txt", question)
+    n = next(p.n for p in passages if "completion in January 2023" in p.hit.item_text)
+    answer = answerer.steps.finish(question, f"The new Glen Parva prison is expected to be completed in January 2023 [{n}].",
+                                   passages, hits[:3], {}, "llm")
+    assert not answer.abstained
+    assert [c.n for c in answer.citations] == [n] and "January 2023" in answer.citations[0].quote
