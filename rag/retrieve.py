@@ -23,6 +23,9 @@ SCOPED_YEAR = re.compile(
     r"\b(?:in|during|since|before|after|of|from|for)\s+(?:the\s+)?(?:(?:early|late|mid|spring|summer|autumn|winter)[\s-]+)?"
     r"(?:year\s+)?((?:19|20)\d{2})\b"
     r"|\b((?:19|20)\d{2})\s+meeting", re.I)
+# "before the 2014 revision", "for the 2020/21 precept": a year between "the" and a noun names
+# a thing (set, reported or revised in other years' minutes), not when the meeting was.
+NAMES_A_THING = re.compile(r"(?:[/-]\d{2,4})?\s+(?!meetings?\b|minutes\b|years?\b|financial\b|period\b)[a-z]", re.I)
 LATEST = re.compile(r"\b(latest|most recent|last|newest|previous|recent)\s+(meeting|minutes)\b|\blatest\b", re.I)
 EARLIEST = re.compile(r"\b(earliest|first|oldest)\s+(meeting|minutes)\b", re.I)
 
@@ -42,7 +45,8 @@ def time_scope(question: str, meeting_dates: list[str]) -> TimeScope:
         ym = f"{m.group(2)}-{month:02d}"
         return TimeScope(Filters(date_from=f"{ym}-01", date_to=f"{ym}-31"), f"{MONTHS[month - 1]} {m.group(2)}",
                          m.group(2))
-    m = SCOPED_YEAR.search(question)
+    m = next((m for m in SCOPED_YEAR.finditer(question) if not NAMES_A_THING.match(question, m.end())
+              or not re.search(r"\bthe\s", m.group(0), re.I)), None)
     if m:
         year = m.group(1) or m.group(2)
         word = question[m.start():m.start() + 6].lower()

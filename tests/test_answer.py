@@ -74,6 +74,15 @@ def test_a_month_without_a_meeting_finds_minutes_that_talk_about_it(answerer):
     assert all("December 2014" in answerer.corpus.store.item(c.item_id).body for c in ans.citations)
 
 
+def test_a_year_naming_a_thing_does_not_scope_the_meetings(answerer):
+    # "the 2014 revision" was made at a 2015 meeting; read as "meetings before 2014", the
+    # question lost the only item that answers it ("last been reviewed in 2011").
+    ans = answerer.ask("When had the board's membership and terms of reference last been reviewed "
+                       "before the 2014 revision?", no_llm=True)
+    assert not ans.abstained and "2011" in ans.answer
+    assert [c.title for c in ans.citations][:1] == ["Terms of Reference for the Board"]
+
+
 def test_a_months_meeting_without_minutes_is_not_answered_from_other_meetings(answerer):
     # The minutes look ahead to a meeting on 20 June 2025, but hold no minutes of it.
     ans = answerer.ask("What did the board decide at its June 2025 meeting?", no_llm=True)

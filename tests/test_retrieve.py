@@ -63,3 +63,8 @@ def test_time_scope_from_the_question(corpus):
     assert time_scope("anything since 2021?", dates).filters == Filters(date_from="2021-01-01")
     assert time_scope("contracts commissioned in early 2015?", dates).label == "2015"
     assert time_scope("plans made in mid-2021", dates).label == "2021"
+    # A year between "the" and a noun names a thing, made or reported in other years' minutes.
+    assert time_scope("reviewed before the 2014 revision?", dates).filters == Filters()
+    assert time_scope("the precept for the 2020/21 precept round?", dates).filters == Filters()
+    assert time_scope("what was spent in the 2020/21 financial year?", dates).label == "2020"
+    assert time_scope("what happened in the 2015 meeting?", dates).label == "2015"
