@@ -63,7 +63,7 @@ class LLM:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         if not self.model.metadata.get("tokenizer.chat_template"):
-            return 1.0 if self.complete(messages, max_tokens=2).strip().lower().startswith("yes") else 0.0
+            return greedy_yes(self, messages)
         with self.lock:
             if self._format is None:
                 template = self.model.metadata["tokenizer.chat_template"]
@@ -85,6 +85,12 @@ class LLM:
             finally:
                 self.model.load_state(kept)
             return float(1.0 / (1.0 + np.exp(no - yes)))
+
+
+def greedy_yes(llm, messages: list[dict]) -> float:
+    """1.0 if the greedy reply starts "Yes", else 0.0: the verdict of a yes/no check where
+    the first token's probabilities cannot be read."""
+    return 1.0 if llm.complete(messages, max_tokens=2).strip().lower().startswith("yes") else 0.0
 
 
 _load_lock = threading.Lock()
@@ -189,9 +195,9 @@ class RemoteLLM:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
 
     def yes_probability(self, messages: list[dict]) -> float:
-        """1.0 if the server's greedy reply starts "Yes", else 0.0 (servers differ in whether
-        they return log-probabilities, so none are asked for)."""
-        return 1.0 if self.complete(messages, max_tokens=2).strip().lower().startswith("yes") else 0.0
+        """greedy_yes(): servers differ in whether they return log-probabilities, so none
+        are asked for."""
+        return greedy_yes(self, messages)
 
 
 class RememberedLLM:

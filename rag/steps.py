@@ -121,6 +121,12 @@ def is_abstention(text: str) -> bool:
     return not stripped or (bool(DECLINE.search(stripped)) and len(stripped) < 160)
 
 
+def closest_passage(passages: list[Passage]) -> Passage:
+    """The passage whose best sentence matches the question best: what a decline quotes as
+    "the closest item says", and the rescue's second candidate."""
+    return max(passages, key=lambda p: p.best)
+
+
 def attach(claim: str, n: int | None) -> str:
     """Cite passage n at the end of a sentence, before its full stop."""
     if n is None:
@@ -324,7 +330,7 @@ class Steps:
         a second sentence beside the answer can make the check doubt it."""
         if not passages or not self.rule("quote_rescue"):
             return None
-        closest = max(passages, key=lambda p: p.best)
+        closest = closest_passage(passages)
         candidates = dict.fromkeys([self.extractive(passages), f"{closest.best_sentence()} [{closest.n}]"])
         for quoted in candidates:
             if not self.misses_the_ask(question, quoted) and self.answers(question, quoted) >= self.settings.answers_floor:
@@ -339,7 +345,7 @@ class Steps:
         if passages and self.rule("closest_says") and max(p.best for p in passages) >= self.settings.confident_floor:
             # Still a decline (no sources are claimed), but the reader sees what the best
             # match says and finds that item first among the closest.
-            best = max(passages, key=lambda p: p.best)
+            best = closest_passage(passages)
             text = (f"The minutes do not answer this directly. The closest item ({best.hit.citation()}) "
                     f"says: “{best.best_sentence()}”")
             first = [best.hit] + [h for h in closest if h.item_id != best.hit.item_id]
