@@ -216,6 +216,17 @@ class Steps:
         scope = plan.scope
         chosen = merge_filters(plan.filters, scope.filters)
         hits = self.retriever.search(question, k=plan.k, filters=chosen)
+        if hits and scope.year and not plan.filters.active() and self.rule("reported_later") \
+                and not (ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)):
+            # "How many more vehicle crimes were there in 2014?": a year's events are
+            # reported in the months after it (the 2014/15 quarter 3 report, March 2015).
+            # The best item from those months that names the year joins the year's own.
+            end = _months_after(scope.filters.date_to, 6)
+            seen = {h.item_id for h in hits}
+            later = [h for h in self.retriever.search(question, k=plan.k, filters=plan.filters)
+                     if h.item_id not in seen and h.meeting_date and scope.filters.date_to
+                     and scope.filters.date_to < h.meeting_date <= end and scope.year in h.item_text]
+            hits = hits + later[:1]
         if not hits and scope.year and not plan.filters.active():
             # No minutes from that time. A question about a meeting then ("the June 2025
             # meeting") stays unanswered: other meetings cannot say what happened at it,
@@ -395,7 +406,9 @@ class Steps:
                 # the passage that holds its names and supports it best.
                 claims = [c if MARKER.search(c) or is_abstention(c) else attach(c, cite.best_holder(c, v, passages))
                           for c, v in zip(claims, claim_vecs)]
-        grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n) for c in claims]
+        # bound_figures: a figure must also stand in a sentence about what is asked (cite.unbound).
+        bind = question if self.rule("bound_figures") else None
+        grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n, bind) for c in claims]
         if not verbatim and self.rule("restates") and restates(question, text):
             # "What did the council agree to ask the Commission about the constituency?" -
             # "The council agreed to ask the Commission about the constituency [1]." says
@@ -403,15 +416,9 @@ class Steps:
             grounded = [False] * len(claims)
         if not any(grounded):
             # The model tried to answer but named people or figures its passages lack (or
-            # only said the question back).
-            # On a clear match the minutes' own best sentences answer better than a
-            # refusal; they are quoted, so they hold their names (if they fail a check even
-            # so, the answer declines rather than quoting again).
-            quoted = (self.extractive(passages)
-                      if self.rule("quote_fallback") and not quoting
-                      and max(p.best for p in passages) >= self.settings.confident_floor else None)
-            if quoted and not self.misses_the_ask(question, quoted):
-                return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
+            # only said the question back, or pinned a figure on the wrong matter): that is
+            # a decline, and like one it may be rescued by the minutes' best sentences, if
+            # the check says they answer (rescue()).
             return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         # A part's answer often restates the part before it; say it once.
         unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)
