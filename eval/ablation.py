@@ -30,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 MEMO = RESULTS / "generations.sqlite"
-CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding",
-           "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "bound_figures",
-           "reported_later"]
+CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
+           "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "reported_later"]
 
 
 def report_path(config: str, split: str) -> Path:

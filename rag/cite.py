@@ -2,9 +2,8 @@
 
 The model's text is split into claims (sentences). A marker that names no passage is
 dropped while streaming; a claim whose named passage supports it clearly less than
-another is re-pointed; a claim stating names or figures its passage does not contain, or a
-figure that only sentences about something else hold, is dropped; each citation's quote is
-the item sentence that best supports its claims.
+another is re-pointed; a claim stating names or figures its passage does not contain is
+dropped; each citation's quote is the item sentence that best supports its claims.
 """
 
 from __future__ import annotations
@@ -158,43 +157,12 @@ def best_holder(claim: str, vector: np.ndarray, passages: list[Passage]) -> int 
     holders = [p for p in passages if not unsupported(claim, source_text(p))]
     return max(holders, key=lambda p: support(claim, vector, p)).n if holders else None
 
-def grounded(claim: str, by_n: dict[int, Passage], question: str | None = None) -> bool:
-    """A claim is grounded when its cited passages (or, uncited, any passage) hold its names
-    and figures and, given the question, each figure it adds stands in a sentence about what
-    the claim or question is about (unbound())."""
+def grounded(claim: str, by_n: dict[int, Passage]) -> bool:
+    """A claim is grounded when its cited passages (or, uncited, any passage) hold its names and figures."""
     cited = [int(x) for m in MARKER.finditer(claim) for x in re.split(r"[,;]", m.group(1))]
     sources = [by_n[n] for n in cited if n in by_n] or list(by_n.values())
     source = " ".join(source_text(p) for p in sources)
-    return not unsupported(claim, source) and not (question is not None and unbound(claim, sources, question))
-
-# Words that any claim about a council's business may share with any sentence.
-GENERIC = {w.lower() for w in COMMON_CAPITALS} | {"cost", "costs", "spent", "spend", "total", "amount",
-                                                  "number", "year", "years", "month", "months"}
-
-def unbound(claim: str, sources: list[Passage], question: str = "") -> list[str]:
-    """Figures in a claim that every sentence holding them says of something else.
-
-    A small model pins a figure on the matter asked about from a sentence about another
-    ("the new front doors cost £1,757.09" from "Reserve Account balance of £1,757.09"; "the
-    petition gathered 10 signatures" from "10 percent rent increase"). A figure is bound when
-    a sentence of the cited items that holds it, or that sentence's item title, shares a word
-    with the rest of the claim or with the question (a bare "£147.21" is about what was
-    asked). Unlike the removed rule "figures" (README, session 9), any answer's figures are
-    checked, and only their own sentence counts, not the one before it. A figure the question
-    states, or that no sentence holds (the meeting's date in the label), is not checked."""
-    text = MARKER.sub("", claim)
-    words = {w.rstrip("s") for w in content_words(f"{text} {question}")
-             if not any(ch.isdigit() for ch in w) and w not in GENERIC}
-    loose = []
-    for token in re.findall(r"\d[\d,]*(?:\.\d+)?", text):
-        bare = token.rstrip(",.")
-        if len(bare) < 2 or bare in question:
-            continue
-        figure = re.compile(rf"(?<![\d,.]){re.escape(bare)}(?![\d]|[.,]\d)")
-        holding = [f"{p.hit.title} {s}".lower() for p in sources for s in p.sentences if figure.search(s)]
-        if holding and not any(w in s for s in holding for w in words):
-            loose.append(token)
-    return loose
+    return not unsupported(claim, source)
 
 def rejoin(text: str, claims: list[str]) -> str:
     """Put re-pointed claims back in place, keeping the original line breaks."""

@@ -406,9 +406,7 @@ class Steps:
                 # the passage that holds its names and supports it best.
                 claims = [c if MARKER.search(c) or is_abstention(c) else attach(c, cite.best_holder(c, v, passages))
                           for c, v in zip(claims, claim_vecs)]
-        # bound_figures: a figure must also stand in a sentence about what is asked (cite.unbound).
-        bind = question if self.rule("bound_figures") else None
-        grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n, bind) for c in claims]
+        grounded = [verbatim or not self.rule("grounding") or cite.grounded(c, by_n) for c in claims]
         if not verbatim and self.rule("restates") and restates(question, text):
             # "What did the council agree to ask the Commission about the constituency?" -
             # "The council agreed to ask the Commission about the constituency [1]." says
@@ -416,9 +414,15 @@ class Steps:
             grounded = [False] * len(claims)
         if not any(grounded):
             # The model tried to answer but named people or figures its passages lack (or
-            # only said the question back, or pinned a figure on the wrong matter): that is
-            # a decline, and like one it may be rescued by the minutes' best sentences, if
-            # the check says they answer (rescue()).
+            # only said the question back).
+            # On a clear match the minutes' own best sentences answer better than a
+            # refusal; they are quoted, so they hold their names (if they fail a check even
+            # so, the answer declines rather than quoting again).
+            quoted = (self.extractive(passages)
+                      if self.rule("quote_fallback") and not quoting
+                      and max(p.best for p in passages) >= self.settings.confident_floor else None)
+            if quoted and not self.misses_the_ask(question, quoted):
+                return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
             return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         # A part's answer often restates the part before it; say it once.
         unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)
