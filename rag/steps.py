@@ -216,18 +216,20 @@ class Steps:
         scope = plan.scope
         chosen = merge_filters(plan.filters, scope.filters)
         hits = self.retriever.search(question, k=plan.k, filters=chosen)
-        if hits and scope.year and not plan.filters.active() and self.rule("reported_later") \
-                and not (ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)):
+        if not scope.year or plan.filters.active():
+            return hits
+        about_meeting = ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)
+        if hits and scope.filters.date_to and not about_meeting and self.rule("reported_later"):
             # "How many more vehicle crimes were there in 2014?": a year's events are
             # reported in the months after it (the 2014/15 quarter 3 report, March 2015).
             # The best item from those months that names the year joins the year's own.
             end = _months_after(scope.filters.date_to, 6)
             seen = {h.item_id for h in hits}
             later = [h for h in self.retriever.search(question, k=plan.k, filters=plan.filters)
-                     if h.item_id not in seen and h.meeting_date and scope.filters.date_to
+                     if h.item_id not in seen and h.meeting_date
                      and scope.filters.date_to < h.meeting_date <= end and scope.year in h.item_text]
             hits = hits + later[:1]
-        if not hits and scope.year and not plan.filters.active():
+        if not hits:
             # No minutes from that time. A question about a meeting then ("the June 2025
             # meeting") stays unanswered: other meetings cannot say what happened at it,
             # though they can say when it was to be held. Any other time ("the tax received
@@ -239,7 +241,6 @@ class Steps:
             # them: that is what the minutes can say about it.
             dates = self.corpus.store.meeting_dates()
             future = bool(dates) and scope.year > dates[-1][:4]
-            about_meeting = ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)
             if about_meeting and not ASKS_WHEN.search(question) and not future:
                 return hits
             wider = self.retriever.search(question, k=plan.k, filters=plan.filters)
