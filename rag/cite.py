@@ -20,6 +20,7 @@ COMMON_CAPITALS = set(
     "Of And But As To If When Where What Who Which Why How Also However Board Council Committee Minutes "
     "Passage Passages Members Member Chairman Chair".split()
 )
+FIGURE_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?")
 NAME_OR_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)?%?|\b[A-Z][A-Za-z'’&-]*[A-Za-z]\b")
 
 
@@ -35,13 +36,20 @@ def unsupported(claim: str, source: str) -> list[str]:
     # "Office of the Police and Crime Commissioner" stands behind "OPCC".
     initials = {"".join(w[0] for w in seq.split() if w[0].isupper()).lower()
                 for seq in re.findall(r"[A-Z][a-z]+(?:\s+(?:(?:of|and|the|for)\s+)*[A-Z][a-z]+)+", source)}
+    figures = {f.replace(",", "").rstrip(".") for f in FIGURE_TOKEN.findall(haystack)}
     missing = []
     for token in NAME_OR_NUMBER.findall(text):
-        bare = token.strip("£%").rstrip(",.").replace("’", "'")
-        if not bare or token in COMMON_CAPITALS or len(bare) < 2:
+        # A possessive is its name: "Chicago's budget" is grounded by "Chicago".
+        bare = re.sub(r"'s$", "", token.strip("£%").rstrip(",.").replace("’", "'"))
+        if not bare or token in COMMON_CAPITALS or bare in COMMON_CAPITALS or len(bare) < 2:
             continue
         needle = bare.lower()
-        if needle in haystack or needle.rstrip("s") in haystack:
+        if needle[0].isdigit():
+            # A figure is found whole, read as the claim's figures are: "12" is not in
+            # "2012", nor "75" in "£75,000" ("1757" is "1,757").
+            if needle.replace(",", "") in figures:
+                continue
+        elif needle in haystack or needle.rstrip("s") in haystack:
             continue
         if bare.isupper() and needle in initials:
             continue

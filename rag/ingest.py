@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -189,7 +190,8 @@ class Corpus:
                          for _, it in self.store.items(Filters(doc=doc))]
                 texts[doc] = " ".join(" ".join(parts).split()).lower().replace("’", "'")
             text = texts[doc]
-        said = {t.strip("£%").rstrip(",.").replace("’", "'") for t in NAME_OR_NUMBER.findall(question)}
+        said = {re.sub(r"'s$", "", t.strip("£%").rstrip(",.").replace("’", "'"))
+                for t in NAME_OR_NUMBER.findall(question)}
         return " ".join(sorted(t for t in said if len(t) > 1 and t not in COMMON_CAPITALS and t.lower() in text))
 
     def headers(self, doc: str) -> list[str]:

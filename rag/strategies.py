@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cite import content_words
 from .evidence import Passage, informative
 from .plan import Plan
 from .records import Answer, Citation, Hit
@@ -188,14 +189,16 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
 # --- timeline -----------------------------------------------------------------------------
 # A part that points back ("why?", "why were they kept in post?", "what is planned for it?")
 # means nothing to the model on its own.
-POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his)\b", re.I)
+POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his|then)\b", re.I)
 
 
 def _in_context(part: str, before: list[str]) -> str:
     """The part as the model sees it: one that points back is joined to the part before it
     ("Until when did the board agree to keep paying staff; why?"). The model may restate the
     earlier answer, but "why?" alone it declines."""
-    if not before or not POINTS_BACK.search(part):
+    # A part naming one thing at most ("what was the quote?", "which jobs?") leans on the
+    # part before it as much as one saying "it".
+    if not before or not (POINTS_BACK.search(part) or len(content_words(part)) <= 1):
         return part
     return f"{before[-1].rstrip('?')}; {part}"
 

@@ -18,6 +18,8 @@ from rag.evidence import split_sentences
 from rag.ingest import Corpus
 from rag.store import Filters
 
+from .conftest import CORPUS
+
 
 def quote_in_item(quote: str, body: str) -> bool:
     """A quote is a sentence of the item (a resolution clause keeps its 'RESOLVED:' label)."""
@@ -324,6 +326,21 @@ def test_unsupported_names_and_figures_are_caught():
     assert unsupported("The OPCC had £250,000 available [1].", source) == ["£250,000"]
 
 
+def test_a_possessive_is_its_name_and_a_figure_is_found_whole():
+    # The real item (March 2025 minutes, item 9) names Leicestershire and the co-ordinator;
+    # "Leicestershire's" is that name, so the model's correct answer stands.
+    item = next(line for line in (CORPUS / "lscsb-minutes-2025-03.txt").read_text().splitlines()
+                if "Joe Sair" in line)
+    claim = "Joe Sair is the co-ordinator for Leicestershire's new anti-social behaviour case management system [2]."
+    assert unsupported(claim, item) == []
+    assert unsupported("Jane Moore's team coordinates it [2].", item) == ["Jane", "Moore's"]
+    # A figure is a whole number of the text, not a run of digits inside another one.
+    assert unsupported("The work ends in 2025 [2].", item) == []
+    assert unsupported("12 staff were trained [2].", "training ran through 2012") == ["12"]
+    assert unsupported("75 groups applied [1].", "a fund of £75,000 was available") == ["75"]
+    assert unsupported("The balance was £1757.09 [1].", "a balance of £1,757.09") == []
+
+
 
 def test_an_answer_may_say_back_the_questions_names_that_its_document_uses(corpus):
     # The question's body and place, said back, state nothing new when the cited minutes use
@@ -446,6 +463,12 @@ def test_a_part_that_points_back_is_asked_with_the_part_before_it(answerer, tiny
     asked = _questions_asked(answerer, "Which system is replacing Sentinel, and why?", tiny_model)
     assert asked[0] == "Which system is replacing Sentinel?"
     assert asked[1] == "Which system is replacing Sentinel; why?"
+
+
+def test_a_part_naming_one_thing_is_asked_with_the_part_before_it(answerer, tiny_model):
+    # "what was the quote?" says no more than "why?": which quote is in the part before.
+    asked = _questions_asked(answerer, "Which system is replacing Sentinel, and what was the quote?", tiny_model)
+    assert asked[1] == "Which system is replacing Sentinel; what was the quote?"
 
 
 def test_a_part_that_stands_alone_is_asked_alone(answerer, tiny_model):
