@@ -24,6 +24,12 @@ FIGURE_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?")
 NAME_OR_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)?%?|\b[A-Z][A-Za-z'’&-]*[A-Za-z]\b")
 
 
+def bare(token: str) -> str:
+    """A NAME_OR_NUMBER token as it is looked for in a text: no currency or percent sign, no
+    trailing punctuation, and a possessive read as its name ("Chicago's" -> "Chicago")."""
+    return re.sub(r"'s$", "", token.strip("£%").rstrip(",.").replace("’", "'"))
+
+
 def unsupported(claim: str, source: str) -> list[str]:
     """Names and figures in a claim that the cited text does not contain.
 
@@ -40,10 +46,10 @@ def unsupported(claim: str, source: str) -> list[str]:
     missing = []
     for token in NAME_OR_NUMBER.findall(text):
         # A possessive is its name: "Chicago's budget" is grounded by "Chicago".
-        bare = re.sub(r"'s$", "", token.strip("£%").rstrip(",.").replace("’", "'"))
-        if not bare or token in COMMON_CAPITALS or bare in COMMON_CAPITALS or len(bare) < 2:
+        name = bare(token)
+        if not name or token in COMMON_CAPITALS or name in COMMON_CAPITALS or len(name) < 2:
             continue
-        needle = bare.lower()
+        needle = name.lower()
         if needle[0].isdigit():
             # A figure is found whole, read as the claim's figures are: "12" is not in
             # "2012", nor "75" in "£75,000" ("1757" is "1,757").
@@ -51,7 +57,7 @@ def unsupported(claim: str, source: str) -> list[str]:
                 continue
         elif needle in haystack or needle.rstrip("s") in haystack:
             continue
-        if bare.isupper() and needle in initials:
+        if name.isupper() and needle in initials:
             continue
         missing.append(token)
     return missing

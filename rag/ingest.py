@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -181,7 +180,7 @@ class Corpus:
     def question_names_in(self, doc: str, question: str) -> str:
         """The names and figures of a question that the document `doc` uses anywhere (its
         body, place and dates), for checking that an answer states nothing from elsewhere."""
-        from .cite import COMMON_CAPITALS, NAME_OR_NUMBER
+        from .cite import COMMON_CAPITALS, NAME_OR_NUMBER, bare
 
         with self.lock:
             texts = self.learnt("doc_texts")
@@ -190,8 +189,7 @@ class Corpus:
                          for _, it in self.store.items(Filters(doc=doc))]
                 texts[doc] = " ".join(" ".join(parts).split()).lower().replace("’", "'")
             text = texts[doc]
-        said = {re.sub(r"'s$", "", t.strip("£%").rstrip(",.").replace("’", "'"))
-                for t in NAME_OR_NUMBER.findall(question)}
+        said = {bare(t) for t in NAME_OR_NUMBER.findall(question)}
         return " ".join(sorted(t for t in said if len(t) > 1 and t not in COMMON_CAPITALS and t.lower() in text))
 
     def headers(self, doc: str) -> list[str]:

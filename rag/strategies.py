@@ -148,6 +148,22 @@ def part_hits(steps: Steps, part: str, hits: list[Hit]) -> list[Hit]:
     return own or hits
 
 
+# A part that points back ("why?", "why were they kept in post?", "what is planned for it?")
+# means nothing to the model on its own.
+POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his|then)\b", re.I)
+
+
+def _in_context(part: str, before: list[str]) -> str:
+    """The part as the model sees it: one that points back is joined to the part before it
+    ("Until when did the board agree to keep paying staff; why?"). The model may restate the
+    earlier answer, but "why?" alone it declines."""
+    # A part naming one thing at most ("what was the quote?", "which jobs?") leans on the
+    # part before it as much as one saying "it".
+    if not before or not (POINTS_BACK.search(part) or len(content_words(part)) <= 1):
+        return part
+    return f"{before[-1].rstrip('?')}; {part}"
+
+
 def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[str, list[Passage]]:
     """One short generation per part, each from the evidence for that part, numbered
     across the whole answer: a small model given two questions answers one."""
@@ -187,22 +203,6 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
 
 
 # --- timeline -----------------------------------------------------------------------------
-# A part that points back ("why?", "why were they kept in post?", "what is planned for it?")
-# means nothing to the model on its own.
-POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his|then)\b", re.I)
-
-
-def _in_context(part: str, before: list[str]) -> str:
-    """The part as the model sees it: one that points back is joined to the part before it
-    ("Until when did the board agree to keep paying staff; why?"). The model may restate the
-    earlier answer, but "why?" alone it declines."""
-    # A part naming one thing at most ("what was the quote?", "which jobs?") leans on the
-    # part before it as much as one saying "it".
-    if not before or not (POINTS_BACK.search(part) or len(content_words(part)) <= 1):
-        return part
-    return f"{before[-1].rstrip('?')}; {part}"
-
-
 def timeline(steps: Steps, plan: Plan, ask: Ask) -> Answer:
     """ "What happened to X" is told as the minutes tell it: per meeting, oldest first, what
     was proposed, reported and decided, in the minutes' own words and cited. The small
