@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag.models import (DEFAULT_LLM, FAST_LLM, ModelError, SplitModel, assemble, embedding_model_path,
@@ -53,3 +55,51 @@ def test_explicit_model_path_is_checked(tmp_path):
     with pytest.raises(ModelError, match="not a GGUF"):
         resolve_llm_path(settings, explicit=text)
     assert resolve_llm_path(settings, explicit=tiny_model_path()) == tiny_model_path()
+
+
+def test_a_yes_no_check_leaves_the_answer_cache_as_it_found_it(tiny_model):
+    """A check evaluates its own prompt from the start; the answer prompts' cached prefix
+    is put back, so the next answer is the same as without the check and reuses it."""
+    from rag.llm import LLM
+
+    system = (Path(__file__).parent.parent / "prompts" / "answer.txt").read_text()
+    ask = lambda q: [{"role": "system", "content": system},  # noqa: E731
+                     {"role": "user", "content": f"Passages:\n[1] 9 June 2021, item 7: Parks\nThe play area "
+                                                 f"would reopen on 1 July.\n\nQuestion: {q}"}]
+    check = [{"role": "system", "content": "You check answers."},
+             {"role": "user", "content": "Question: When will the play area reopen?\nText: On 1 July.\nReply Yes or No."}]
+    llm = LLM(Path(tiny_model), n_ctx=1024, threads=2)
+    alone = llm.yes_probability(check)
+    llm.complete(ask("What reopens?"), max_tokens=8)
+    cached = llm.model.n_tokens
+    kept = llm.model.input_ids[:cached].copy()
+    after = llm.yes_probability(check)
+    assert 0.0 < after < 1.0 and abs(after - alone) < 1e-4
+    assert llm.model.n_tokens == cached and (llm.model.input_ids[:cached] == kept).all()
+    with_check = llm.complete(ask("When will the play area reopen?"), max_tokens=12)
+
+    other = LLM(Path(tiny_model), n_ctx=1024, threads=2)
+    other.complete(ask("What reopens?"), max_tokens=8)
+    assert with_check == other.complete(ask("When will the play area reopen?"), max_tokens=12)
+
+
+def test_flash_attention_is_a_setting_that_keys_remembered_answers(tiny_model, tmp_path, monkeypatch):
+    """On by default; RAG_FLASH_ATTN=0 turns it off; an evaluation's remembered answers of
+    one never stand in for the other's (they can differ)."""
+    from rag.llm import LLM, RememberedLLM
+
+    assert load_settings().flash_attn is True
+    monkeypatch.setenv("RAG_FLASH_ATTN", "0")
+    assert load_settings().flash_attn is False
+    monkeypatch.setenv("RAG_FLASH_ATTN", "maybe")
+    with pytest.raises(SystemExit, match="RAG_FLASH_ATTN='maybe' is not a valid value"):
+        load_settings()
+
+    on, off = (LLM(Path(tiny_model), n_ctx=1024, threads=2, flash_attn=fa) for fa in (True, False))
+    assert on.model.context_params.flash_attn_type != off.model.context_params.flash_attn_type
+    messages = [{"role": "user", "content": "Name a colour."}]
+    memo_on = RememberedLLM(on, tmp_path / "gen.sqlite")
+    memo_on.complete(messages, max_tokens=4)
+    memo_off = RememberedLLM(off, tmp_path / "gen.sqlite")
+    memo_off.complete(messages, max_tokens=4)
+    assert (memo_on.misses, memo_off.misses, memo_off.hits) == (1, 1, 0)
