@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 MEMO = RESULTS / "generations.sqlite"
 CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
-           "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "reported_later"]
+           "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "reported_later",
+           "names"]
 
 
 def report_path(config: str, split: str) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,13 @@ def _write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError:          # a read-only index folder: relearn next time instead
         tmp.unlink(missing_ok=True)
+
+
+def _names(question: str) -> set[str]:
+    """The names and figures a question uses (cite.NAME_OR_NUMBER, less common capitals)."""
+    from .cite import COMMON_CAPITALS, NAME_OR_NUMBER, bare
+
+    return {t for t in (bare(t) for t in NAME_OR_NUMBER.findall(question)) if len(t) > 1 and t not in COMMON_CAPITALS}
 
 
 def open_store(settings: Settings):
@@ -180,17 +188,27 @@ class Corpus:
     def question_names_in(self, doc: str, question: str) -> str:
         """The names and figures of a question that the document `doc` uses anywhere (its
         body, place and dates), for checking that an answer states nothing from elsewhere."""
-        from .cite import COMMON_CAPITALS, NAME_OR_NUMBER, bare
+        text = self._doc_text(doc)
+        return " ".join(sorted(t for t in _names(question) if t.lower() in text))
 
+    def names_used(self, doc: str, question: str) -> int:
+        """How many of the question's names the document `doc` uses, as written or by another
+        name it goes by ("ASB" as "anti-social behaviour"; rag/aliases.py)."""
+        text = self._doc_text(doc)
+        spaced = " " + " ".join(re.sub(r"[-–'()]", " ", text).split()) + " "
+        aliases = self.aliases()
+        return sum(1 for t in _names(question)
+                   if t.lower() in text or any(f" {a} " in spaced for a in aliases.names_for(t)))
+
+    def _doc_text(self, doc: str) -> str:
+        """All of a document's items in one lower-case text (cached until the corpus changes)."""
         with self.lock:
             texts = self.learnt("doc_texts")
             if doc not in texts:
                 parts = [f"{it.title} {it.body} {it.meeting_date or ''}"
                          for _, it in self.store.items(Filters(doc=doc))]
                 texts[doc] = " ".join(" ".join(parts).split()).lower().replace("’", "'")
-            text = texts[doc]
-        said = {bare(t) for t in NAME_OR_NUMBER.findall(question)}
-        return " ".join(sorted(t for t in said if len(t) > 1 and t not in COMMON_CAPITALS and t.lower() in text))
+            return texts[doc]
 
     def headers(self, doc: str) -> list[str]:
         """The texts of a document's header items (the meeting's name, date, place, who came)."""

@@ -600,3 +600,18 @@ def test_a_citation_quotes_the_sentence_holding_what_the_answer_adds_to_the_ques
     assert not answer.abstained
     assert [c.n for c in answer.citations] == [n] and "January 2023" in answer.citations[0].quote
 
+
+
+def test_another_bodys_item_on_the_same_topic_is_not_shown_for_the_body_named(fresh_settings):
+    # Manordeilo and Salem's and Wye Valley's community councils both renewed insurance with
+    # Zurich Municipal; asked about Wye Valley, the model answered from Manordeilo's item.
+    answerer = answerer_over(fresh_settings, "tests/layouts/h-manordeilo-salem-cc-2020-06-10.html",
+                             "tests/layouts/h-wye-valley-cc-2022-05-23.txt",
+                             "tests/layouts/crete-township-board-2024-10-09.pdf")
+    question = "Which insurer did Wye Valley Community Council renew with?"
+    hits = answerer.retriever.search(question, k=4)
+    shown = {p.hit.doc for p in answerer.steps.relevant(question, hits)}
+    assert shown == {"h-wye-valley-cc-2022-05-23.txt"}
+
+    answerer.steps.settings = answerer.steps.settings.with_overrides(rules_off="names")
+    assert "h-manordeilo-salem-cc-2020-06-10.html" in {p.hit.doc for p in answerer.steps.relevant(question, hits)}

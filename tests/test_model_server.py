@@ -25,13 +25,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def model_server(tiny_model, tmp_path_factory):
+def model_server(tiny_model, shared_settings, tmp_path_factory):
     port = _free_port()
+    # Flash attention and threads as in-process answers use them: flash attention rounds
+    # differently, and splits its sums by thread; the tiny model's greedy answers follow.
+    flash = "true" if shared_settings.flash_attn else "false"
+    threads = str(shared_settings.threads)
     log = tmp_path_factory.mktemp("llm-server") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", tiny_model,
                                  "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                                 "--model_alias", "tiny"], stdout=out, stderr=subprocess.STDOUT)
+                                 "--model_alias", "tiny", "--flash_attn", flash,
+                                 "--n_threads", threads, "--n_threads_batch", threads],
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

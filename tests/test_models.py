@@ -84,13 +84,13 @@ def test_a_yes_no_check_leaves_the_answer_cache_as_it_found_it(tiny_model):
 
 
 def test_flash_attention_is_a_setting_that_keys_remembered_answers(tiny_model, tmp_path, monkeypatch):
-    """On by default; RAG_FLASH_ATTN=0 turns it off; an evaluation's remembered answers of
+    """Off by default; RAG_FLASH_ATTN=1 turns it on; an evaluation's remembered answers of
     one never stand in for the other's (they can differ)."""
     from rag.llm import LLM, RememberedLLM
 
-    assert load_settings().flash_attn is True
-    monkeypatch.setenv("RAG_FLASH_ATTN", "0")
     assert load_settings().flash_attn is False
+    monkeypatch.setenv("RAG_FLASH_ATTN", "1")
+    assert load_settings().flash_attn is True
     monkeypatch.setenv("RAG_FLASH_ATTN", "maybe")
     with pytest.raises(SystemExit, match="RAG_FLASH_ATTN='maybe' is not a valid value"):
         load_settings()
