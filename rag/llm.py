@@ -123,7 +123,6 @@ class _KeptCache:
             self.model.input_ids[: self.n_tokens] = self.ids
             self.model.n_tokens = self.n_tokens
         else:   # the cache is gone: the next prompt is evaluated whole, as after reset()
-            self.model._ctx.kv_cache_seq_rm(-1, 0, -1)
             self.model.n_tokens = 0
         return False
 
