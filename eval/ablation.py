@@ -32,7 +32,7 @@ RESULTS = ROOT / "eval" / "results"
 MEMO = RESULTS / "generations.sqlite"
 CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
            "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "reported_later",
-           "names"]
+           "names", "named_time", "presupposes"]
 
 
 def report_path(config: str, split: str) -> Path:

@@ -30,6 +30,15 @@ LATEST = re.compile(r"\b(latest|most recent|last|newest|previous|recent)\s+(meet
 EARLIEST = re.compile(r"\b(earliest|first|oldest)\s+(meeting|minutes)\b", re.I)
 
 
+# Times a question names ("in March 2025", "2020/21"): left out where a question's names
+# should say which body it is about, not when.
+TIME_WORDS = re.compile(r"\b(?:19|20)\d{2}(?:/\d{2}(?:\d{2})?)?\b|\b(?:" + "|".join(MONTHS) + r")\b", re.I)
+
+
+def undated(question: str) -> str:
+    return TIME_WORDS.sub(" ", question)
+
+
 @dataclass
 class TimeScope:
     filters: Filters

@@ -25,7 +25,7 @@ from .llm import get_llm
 from .models import resolve_llm_path
 from .plan import Plan
 from .records import MONTHS, Answer, Citation, Hit
-from .retrieve import Retriever, merge_filters
+from .retrieve import Retriever, merge_filters, undated
 from .selfcheck import ensure_native_ok
 from .settings import Settings
 from .store import STOPWORDS, Filters
@@ -218,6 +218,8 @@ class Steps:
         hits = self.retriever.search(question, k=plan.k, filters=chosen)
         if not scope.year or plan.filters.active():
             return hits
+        if hits and self.of_another_body(question, hits, self.retriever.search(question, k=plan.k, filters=plan.filters)):
+            hits = []   # no minutes of that time about it: as for a time with none (below)
         about_meeting = ABOUT_A_MEETING.search(question) or BODY_ACTS.search(question)
         if hits and scope.filters.date_to and not about_meeting and self.rule("reported_later"):
             # "How many more vehicle crimes were there in 2014?": a year's events are
@@ -272,6 +274,17 @@ class Steps:
         for p, w in zip(passages, wide):
             p.alias_best = w.best
         return self.named(question, [p for p in passages if p.hit.item_id in keep])
+
+    def of_another_body(self, question: str, in_time: list[Hit], any_time: list[Hit]) -> bool:
+        """True when the items of the time a question names all come from documents that use
+        at least two fewer of its other names (body, place, people) than the best document of
+        any time: "how many riders does Crete Township expect in 2025?" names a year that
+        Crete's 2024 minutes look forward to, and the 2025 minutes found are another body's."""
+        if not in_time or not self.rule("named_time"):
+            return False
+        names = undated(question)
+        uses = {doc: self.corpus.names_used(doc, names) for doc in {h.doc for h in in_time + any_time}}
+        return max(uses[h.doc] for h in in_time) < max(uses.values()) - 1   # as named()
 
     def named(self, question: str, passages: list[Passage]) -> list[Passage]:
         """The passages, less those of documents that use far fewer of the question's names.

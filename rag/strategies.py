@@ -140,17 +140,25 @@ def cover_parts(steps: Steps, plan: Plan, hits: list[Hit]) -> list[Hit]:
     return (must + rest)[:max(plan.k, len(must))]
 
 
-def part_hits(steps: Steps, part: str, hits: list[Hit]) -> list[Hit]:
+def part_hits(steps: Steps, part: str, hits: list[Hit], question: str = "") -> list[Hit]:
     """A time a part names is its own ("who presented them in March 2025?"): the part
-    sees only that time's items, when there are any."""
+    sees only that time's items, when there are any of the body the question is about.
+    "How many riders in 2024, and how many does it expect in 2025?" names a year the 2024
+    minutes look forward to; the 2025 items found were another council's."""
     when = time_scope(part, steps.corpus.store.meeting_dates()).filters
     own = [h for h in hits if when.admits_date(h.meeting_date)] if when.active() else hits
+    if own is not hits and steps.of_another_body(question or part, own, hits):
+        return hits
     return own or hits
 
 
 # A part that points back ("why?", "why were they kept in post?", "what is planned for it?")
 # means nothing to the model on its own.
 POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|these|those|he|she|him|her|his|then)\b", re.I)
+
+
+# A question answered yes or no ("Did the board agree ...?", "Was it funded?").
+YES_NO = re.compile(r"\s*(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)
 
 
 def _in_context(part: str, before: list[str]) -> str:
@@ -170,7 +178,7 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
     per_part = []
     for part in plan.parts:
         # The part's own words lead; the whole question resolves "it" and "the post".
-        per_part.append(steps.relevant(f"{part} {plan.question}", part_hits(steps, part, hits)))
+        per_part.append(steps.relevant(f"{part} {plan.question}", part_hits(steps, part, hits, plan.question)))
     order = [h.item_id for h in hits]
     used = sorted({p.hit.item_id for found in per_part for p in found}, key=order.index)
     number = {item_id: n for n, item_id in enumerate(used, 1)}
@@ -186,14 +194,25 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
             else:
                 merged[p.hit.item_id] = p
     texts = []
+    unsaid: set[int] = set()   # parts the minutes do not answer
     for i, (part, found) in enumerate(zip(plan.parts, per_part)):
         if not found:
+            unsaid.add(i)
             continue
         if texts:
             ask.emit(" ")
         asked = _in_context(part, plan.parts[:i])
+        if asked != part and i - 1 in unsaid and YES_NO.match(plan.parts[i - 1]) and steps.rule("presupposes"):
+            # "Did the council appeal, and what happened?": what followed presupposes a yes
+            # that the minutes do not give. Asked anyway, the model answers as if it had
+            # ("The council appealed ...") after declining the first part.
+            unsaid.add(i)
+            texts.append(f"On “{part.rstrip('?')}”, the minutes provided do not say.")
+            continue
         part_text = steps.generate(asked, found, ask.fast, ask.model, ask.on_token, ask.timings, ask.t0).strip()
         declined = is_abstention(part_text) or steps.misses_the_ask(part, part_text)
+        if declined:
+            unsaid.add(i)
         texts.append(part_text if not declined
                      else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
     passages = sorted(merged.values(), key=lambda p: p.n)

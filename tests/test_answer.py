@@ -615,3 +615,35 @@ def test_another_bodys_item_on_the_same_topic_is_not_shown_for_the_body_named(fr
 
     answerer.steps.settings = answerer.steps.settings.with_overrides(rules_off="names")
     assert "h-manordeilo-salem-cc-2020-06-10.html" in {p.hit.doc for p in answerer.steps.relevant(question, hits)}
+
+
+def test_a_year_that_one_body_looks_forward_to_is_not_read_as_another_bodys_minutes(fresh_settings):
+    # Crete Township's October 2024 minutes expect at least 10,000 riders in 2025; the only
+    # 2025 minutes are Govan Community Council's. "In 2025" is not a reason to answer from them.
+    answerer = answerer_over(fresh_settings, "tests/layouts/crete-township-board-2024-10-09.pdf",
+                             "tests/layouts-holdout/govan-cc-2025-02-03.md")
+    steps, dates = answerer.steps, answerer.corpus.store.meeting_dates()
+    question = "How many riders does Crete Township's senior transportation service expect in 2025?"
+    hits = steps.retrieve(read_question(question, dates))
+    assert {p.hit.doc for p in steps.relevant(question, hits)} == {"crete-township-board-2024-10-09.pdf"}
+    ans = answerer.ask(question, no_llm=True)
+    assert not ans.abstained and "10,000" in ans.answer
+    assert {c.doc for c in ans.citations} == {"crete-township-board-2024-10-09.pdf"}
+
+    # The same for the part of a two-part question that names the year.
+    two = "How many riders did Crete Township's senior transportation service have in 2024, and how many does it expect in 2025?"
+    plan = read_question(two, dates)
+    covered = cover_parts(steps, plan, steps.retrieve(plan))   # each part's own best item
+    found = part_hits(steps, plan.parts[1], covered, two)
+    assert {p.hit.doc for p in steps.relevant(f"{plan.parts[1]} {two}", found)} == {"crete-township-board-2024-10-09.pdf"}
+
+    # A year whose minutes are the named body's own still narrows to them.
+    both = answerer.retriever.search("community council meeting reports", k=8)
+    assert {h.doc for h in both} == {"crete-township-board-2024-10-09.pdf", "govan-cc-2025-02-03.md"}
+    own = part_hits(steps, "who spoke in 2025?", both,
+                    "What did Govan Community Council discuss in 2024, and who spoke in 2025?")
+    assert own and {h.doc for h in own} == {"govan-cc-2025-02-03.md"}
+
+    steps.settings = steps.settings.with_overrides(rules_off="named_time")
+    assert {h.doc for h in steps.retrieve(read_question(question, dates))} == {"govan-cc-2025-02-03.md"}
+    assert {h.doc for h in part_hits(steps, plan.parts[1], covered, two)} == {"govan-cc-2025-02-03.md"}

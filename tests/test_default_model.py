@@ -29,3 +29,14 @@ def test_default_model_answers_a_figure_with_its_item(answerer):
 def test_default_model_declines_what_the_minutes_do_not_say(answerer):
     ans = answerer.ask("What salary was agreed for the Chief Constable in the March 2025 minutes?")
     assert ans.abstained and ans.citations == []
+
+
+def test_what_followed_a_yes_no_part_the_minutes_leave_open_is_not_asserted(answerer):
+    # The March 2025 minutes say only that Charnwood was considering whether to appeal. Asked
+    # alone, the first part is declined; "what happened?", asked with it, was answered as if
+    # the appeal had been made ("Charnwood Borough Council appealed the High Court ruling").
+    ans = answerer.ask("Did Charnwood Borough Council appeal the High Court ruling over the "
+                       "domestic homicide review, and what happened?")
+    assert "council appealed" not in ans.answer.lower()
+    for c in ans.citations:
+        assert f"[{c.n}]" in ans.answer
