@@ -201,12 +201,15 @@ class Corpus:
                    if t.lower() in text or any(f" {a} " in spaced for a in aliases.names_for(t)))
 
     def _doc_text(self, doc: str) -> str:
-        """All of a document's items in one lower-case text (cached until the corpus changes)."""
+        """All of a document's items in one lower-case text, and its file name (cached until
+        the corpus changes): minutes saved from a web page often name their body only in the
+        page's title, which survives as the file name ("wye-valley-cc-2024-03-25.txt")."""
         with self.lock:
             texts = self.learnt("doc_texts")
             if doc not in texts:
                 parts = [f"{it.title} {it.body} {it.meeting_date or ''}"
                          for _, it in self.store.items(Filters(doc=doc))]
+                parts.append(re.sub(r"[-_.]+", " ", doc))
                 texts[doc] = " ".join(" ".join(parts).split()).lower().replace("’", "'")
             return texts[doc]
 

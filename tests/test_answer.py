@@ -617,20 +617,13 @@ def test_another_bodys_item_on_the_same_topic_is_not_shown_for_the_body_named(fr
     assert "h-manordeilo-salem-cc-2020-06-10.html" in {p.hit.doc for p in answerer.steps.relevant(question, hits)}
 
 
-def test_a_year_that_one_body_looks_forward_to_is_not_read_as_another_bodys_minutes(fresh_settings):
+def test_a_part_naming_a_year_one_body_looks_forward_to_is_not_read_from_another_bodys_minutes(fresh_settings):
     # Crete Township's October 2024 minutes expect at least 10,000 riders in 2025; the only
-    # 2025 minutes are Govan Community Council's. "In 2025" is not a reason to answer from them.
+    # 2025 minutes are Govan Community Council's. A part asking about 2025 is not a reason to
+    # answer from them.
     answerer = answerer_over(fresh_settings, "tests/layouts/crete-township-board-2024-10-09.pdf",
                              "tests/layouts-holdout/govan-cc-2025-02-03.md")
     steps, dates = answerer.steps, answerer.corpus.store.meeting_dates()
-    question = "How many riders does Crete Township's senior transportation service expect in 2025?"
-    hits = steps.retrieve(read_question(question, dates))
-    assert {p.hit.doc for p in steps.relevant(question, hits)} == {"crete-township-board-2024-10-09.pdf"}
-    ans = answerer.ask(question, no_llm=True)
-    assert not ans.abstained and "10,000" in ans.answer
-    assert {c.doc for c in ans.citations} == {"crete-township-board-2024-10-09.pdf"}
-
-    # The same for the part of a two-part question that names the year.
     two = "How many riders did Crete Township's senior transportation service have in 2024, and how many does it expect in 2025?"
     plan = read_question(two, dates)
     covered = cover_parts(steps, plan, steps.retrieve(plan))   # each part's own best item
@@ -645,5 +638,24 @@ def test_a_year_that_one_body_looks_forward_to_is_not_read_as_another_bodys_minu
     assert own and {h.doc for h in own} == {"govan-cc-2025-02-03.md"}
 
     steps.settings = steps.settings.with_overrides(rules_off="named_time")
-    assert {h.doc for h in steps.retrieve(read_question(question, dates))} == {"govan-cc-2025-02-03.md"}
     assert {h.doc for h in part_hits(steps, plan.parts[1], covered, two)} == {"govan-cc-2025-02-03.md"}
+
+
+def test_a_body_named_only_in_the_file_name_counts_as_named(fresh_settings, tmp_path):
+    # Wye Valley Community Council's March 2024 minutes, saved from its web page, never name
+    # the council: only the file name does. Manordeilo and Salem's insurance item then named as
+    # many of the question's names, and the model answered from both councils' items.
+    question = "Which insurance quote did Wye Valley Community Council accept in March 2024?"
+    named = answerer_over(fresh_settings, "tests/layouts/h-wye-valley-cc-2024-03-25.txt",
+                          "tests/layouts/h-manordeilo-salem-cc-2020-06-10.html")
+    hits = named.retriever.search(question, k=4)
+    assert {h.doc for h in hits} == {"h-wye-valley-cc-2024-03-25.txt", "h-manordeilo-salem-cc-2020-06-10.html"}
+    assert {p.hit.doc for p in named.steps.relevant(question, hits)} == {"h-wye-valley-cc-2024-03-25.txt"}
+
+    # The same minutes under a file name that does not say whose they are.
+    plain = tmp_path / "minutes-2024-03-25.txt"
+    plain.write_bytes(Path("tests/layouts/h-wye-valley-cc-2024-03-25.txt").read_bytes())
+    unnamed = answerer_over(fresh_settings.with_overrides(index_dir=tmp_path / "index2"), str(plain),
+                            "tests/layouts/h-manordeilo-salem-cc-2020-06-10.html")
+    hits = unnamed.retriever.search(question, k=4)
+    assert "h-manordeilo-salem-cc-2020-06-10.html" in {p.hit.doc for p in unnamed.steps.relevant(question, hits)}
