@@ -161,6 +161,10 @@ POINTS_BACK = re.compile(r"^\W*\w+\W*$|\b(?:it|its|they|them|their|that|this|the
 YES_NO = re.compile(r"\s*(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)
 
 
+def _not_said(part: str) -> str:
+    return f"On “{part.rstrip('?')}”, the minutes provided do not say."
+
+
 def _in_context(part: str, before: list[str]) -> str:
     """The part as the model sees it: one that points back is joined to the part before it
     ("Until when did the board agree to keep paying staff; why?"). The model may restate the
@@ -207,14 +211,13 @@ def _answer_parts(steps: Steps, plan: Plan, hits: list[Hit], ask: Ask) -> tuple[
             # that the minutes do not give. Asked anyway, the model answers as if it had
             # ("The council appealed ...") after declining the first part.
             unsaid.add(i)
-            texts.append(f"On “{part.rstrip('?')}”, the minutes provided do not say.")
+            texts.append(_not_said(part))
             continue
         part_text = steps.generate(asked, found, ask.fast, ask.model, ask.on_token, ask.timings, ask.t0).strip()
         declined = is_abstention(part_text) or steps.misses_the_ask(part, part_text)
         if declined:
             unsaid.add(i)
-        texts.append(part_text if not declined
-                     else f"On “{part.rstrip('?')}”, the minutes provided do not say.")
+        texts.append(_not_said(part) if declined else part_text)
     passages = sorted(merged.values(), key=lambda p: p.n)
     if all(is_abstention(t) for t in texts):
         return ABSTAIN_TEXT, passages
