@@ -31,6 +31,7 @@ class LLM:
         self.flash_attn = flash_attn
         self._format = None      # the chat template, for yes_probability
         self._yes_no: tuple[list[int], list[int]] = ([], [])
+        self._system_tokens: dict[str, list[int]] = {}   # system prompt -> its tokens, formatted
 
     @property
     def name(self) -> str:
@@ -39,8 +40,9 @@ class LLM:
     @property
     def variant(self) -> str:
         """The model and the settings that change its output (flash attention rounds
-        differently): the key under which an evaluation remembers its answers."""
-        return self.name + ("+flash-attn" if self.flash_attn else "")
+        differently; answers before the prompt's cache was fixed at its system message could
+        depend on the question before): the key under which an evaluation remembers them."""
+        return self.name + ("+flash-attn" if self.flash_attn else "") + "+system-cache"
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode("utf-8"), add_bos=False))
@@ -51,6 +53,7 @@ class LLM:
 
     def stream(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> Iterator[str]:
         with self.lock:
+            self._reuse_only_system(messages)
             for part in self.model.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
                 repeat_penalty=1.05, stream=True, stop=stop,
@@ -62,20 +65,54 @@ class LLM:
     def complete(self, messages: list[dict], max_tokens: int = 160, stop: list[str] | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, stop=stop))
 
+    def _formatter(self):
+        """The model's chat template as a function of messages (None when it has none)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._format is None and self.model.metadata.get("tokenizer.chat_template"):
+            template = self.model.metadata["tokenizer.chat_template"]
+            eos = self.model.detokenize([self.model.token_eos()]).decode(errors="ignore")
+            self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
+        return self._format
+
+    def _reuse_only_system(self, messages: list[dict]) -> None:
+        """Start every prompt from the cache of its system message alone.
+
+        llama-cpp-python reuses whatever prefix the last prompt shares with this one and
+        evaluates only the rest, in batches counted from there. Where the batches fall changes
+        the kernels that run and so the rounding, and a greedy answer can follow the rounding:
+        on dev, one prompt answered "The minutes provided do not say." or "£4,528.60p [1]"
+        depending on the question asked before it. Evaluated from the same point every time
+        (the system message, evaluated alone, the same for every answer), a prompt gets the
+        same answer whatever came before it, at the cost of re-reading the rare user text two
+        prompts in a row share."""
+        if not (messages and messages[0].get("role") == "system" and self._formatter()):
+            return   # (the tutorial baseline, which has no system message, reuses as llama does)
+        key = messages[0]["content"]
+        if key not in self._system_tokens:   # one system prompt in use at a time
+            text = self._format(messages=messages[:1] + [{"role": "user", "content": ""}]).prompt
+            self._system_tokens = {key: self.model.tokenize(text.encode(), add_bos=False, special=True)}
+        head = self._system_tokens[key]
+        full = self.model.tokenize(self._format(messages=messages).prompt.encode(), add_bos=False, special=True)
+        keep = 0
+        while keep < min(len(head), len(full) - 1) and head[keep] == full[keep]:
+            keep += 1
+        if self.model.n_tokens < keep or self.model.input_ids[:keep].tolist() != full[:keep]:
+            self.model.reset()
+            self.model.eval(full[:keep])
+        self.model.n_tokens = keep
+
     def yes_probability(self, messages: list[dict]) -> float:
         """P(the reply starts "Yes") against "No", from the logits of the reply's first token:
         a graded verdict for a yes/no check, at the cost of one prompt evaluation."""
         import numpy as np
         from llama_cpp import llama_get_logits_ith
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         if not self.model.metadata.get("tokenizer.chat_template"):
             return greedy_yes(self, messages)
         with self.lock:
-            if self._format is None:
-                template = self.model.metadata["tokenizer.chat_template"]
-                eos = self.model.detokenize([self.model.token_eos()]).decode(errors="ignore")
-                self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
+            if not self._yes_no[0]:
+                self._formatter()
                 first = lambda t: self.model.tokenize(t.encode(), add_bos=False)[0]  # noqa: E731
                 self._yes_no = ([first(t) for t in ("Yes", " Yes", "yes")], [first(t) for t in ("No", " No", "no")])
             prompt = self._format(messages=messages).prompt

@@ -40,3 +40,34 @@ def test_what_followed_a_yes_no_part_the_minutes_leave_open_is_not_asserted(answ
     assert "council appealed" not in ans.answer.lower()
     for c in ans.citations:
         assert f"[{c.n}]" in ans.answer
+
+
+def test_a_prompt_is_read_the_same_whatever_was_asked_before_it(answerer):
+    # llama-cpp-python evaluates only what a prompt does not share with the one before it,
+    # and where its batches then fall changes the rounding: asked twice in a row, the same
+    # question was read with next-token logits 0.4 apart (and on dev one prompt's answer
+    # flipped between a decline and a figure). Every answer prompt now starts from the cache
+    # of the system message alone.
+    import numpy as np
+    from llama_cpp import llama_get_logits_ith
+
+    from rag.settings import PROJECT_ROOT
+
+    llm = answerer.steps.llm(fast=False, model=None)
+    text = (PROJECT_ROOT / "data" / "minutes" / "lscsb-minutes-2019-12.txt").read_text()[3000:5500]
+    ask = lambda q: [{"role": "system", "content": answerer.steps.prompt("answer")},  # noqa: E731
+                     {"role": "user", "content": f"Passages:\n[1] December 2019, item 10: Work of the Office\n"
+                                                 f"{text}\n\nQuestion: {q}"}]
+
+    def read(*before):
+        llm.model.reset()
+        for messages in before:
+            llm.complete(messages, max_tokens=3)
+        llm.complete(ask("When must the money be spent?"), max_tokens=1)
+        return np.ctypeslib.as_array(llama_get_logits_ith(llm.model._ctx.ctx, -1), shape=(llm.model.n_vocab(),)).copy()
+
+    alone = read()
+    assert np.array_equal(read(ask("When must the money be spent?")), alone)   # the same question again
+    assert np.array_equal(read(ask("When must the money be spent now?")), alone)   # one sharing more of it
+    assert np.array_equal(read([{"role": "user", "content": "Hello?"}]), alone)   # a prompt with no system message
+    llm.model.reset()
