@@ -29,7 +29,7 @@ class LLM:
             n_batch=512, verbose=False, seed=0, flash_attn=flash_attn,
         )
         self.flash_attn = flash_attn
-        self._format = None      # the chat template, for yes_probability
+        self._format = None      # the chat template (yes_probability, _reuse_only_system)
         self._yes_no: tuple[list[int], list[int]] = ([], [])
         self._system_tokens: dict[str, list[int]] = {}   # system prompt -> its tokens, formatted
 
