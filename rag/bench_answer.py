@@ -5,7 +5,11 @@ For each of N questions that reach the model, in one run on this machine:
 * **warm ask**: `Answerer.ask` with everything loaded (what `rag serve` runs per question),
   total and first-token time;
 * **raw llama.cpp**: the exact chat messages that ask sent, straight to the same loaded
-  model with the same settings, total and first-token time.
+  model with the same settings, total and first-token time;
+* **no drafting**: the same messages to a second copy of the model with prompt-lookup
+  drafting off (``draft_tokens=0``), so the ratio raw / no drafting is what drafting saves.
+  That copy is loaded second, which on these machines decodes a few per cent faster than
+  the first-loaded copy of the same file, so the ratio understates the saving.
 
 Both start from the same model state: before each call the model is primed with the fixed
 system prompt only, so both reuse its KV state and neither reuses the other's prompt. The
@@ -65,6 +69,11 @@ def bench_answers(settings: Settings, questions: list[str], fast: bool = False, 
     seen: list[list[dict]] = []
     answerer.steps.on_prompt = seen.append
     answerer.ask(questions[0], fast=fast)          # warm-up: every lazy load happens here
+    plain = None
+    if settings.draft_tokens and getattr(llm, "draft", None) is not None:
+        from .llm import get_llm
+
+        plain = get_llm(str(llm.path), settings.n_ctx, settings.threads, settings.flash_attn, 0)
     rows = []
     task = progress.add_task("ask vs raw llama.cpp", total=len(questions)) if progress else None
     for q in questions:
@@ -74,15 +83,19 @@ def bench_answers(settings: Settings, questions: list[str], fast: bool = False, 
         ans = answerer.ask(q, fast=fast)
         ask_ms = (time.perf_counter() - t0) * 1000
         prompts = list(seen)
-        raw_ms = raw_first = 0.0
+        raw_ms = raw_first = plain_ms = 0.0
         for i, messages in enumerate(prompts):
             _prime(answerer, llm)
             total, first = _raw(llm, messages, settings.max_answer_tokens)
             raw_ms += total
             raw_first = first if i == 0 else raw_first
+            if plain is not None:
+                _prime(answerer, plain)
+                plain_ms += _raw(plain, messages, settings.max_answer_tokens)[0]
         if prompts:
             rows.append({"question": q, "ask_ms": ask_ms, "ask_first_token_ms": ans.timings_ms.get("first_token"),
                          "raw_ms": raw_ms, "raw_first_token_ms": raw_first, "generations": len(prompts),
+                         "no_draft_ms": plain_ms or None,
                          "prompt_tokens": ans.timings_ms.get("prompt_tokens"),
                          "ratio": ask_ms / raw_ms if raw_ms else None, "overhead_ms": ask_ms - raw_ms})
         if task is not None:
@@ -90,7 +103,10 @@ def bench_answers(settings: Settings, questions: list[str], fast: bool = False, 
     if task is not None:
         progress.remove_task(task)
     ratios = [r["ratio"] for r in rows if r["ratio"]]
+    drafted = [r["raw_ms"] / r["no_draft_ms"] for r in rows if r["no_draft_ms"]]
     return {"questions": len(rows), "rows": rows,
+            "no_draft_p50_ms": statistics.median(r["no_draft_ms"] for r in rows) if drafted else None,
+            "draft_ratio_p50": statistics.median(drafted) if drafted else None,
             "ask_p50_ms": statistics.median(r["ask_ms"] for r in rows),
             "raw_p50_ms": statistics.median(r["raw_ms"] for r in rows),
             "ratio_p50": statistics.median(ratios), "ratio_max": max(ratios),
@@ -125,16 +141,21 @@ def render(report: dict, console) -> None:
 
     a = report["answers"]
     table = Table(title=f"ask vs raw llama.cpp, same prompts ({a['questions']} questions, warm)")
-    for col in ("question", "ask s", "raw s", "ratio", "overhead ms", "1st tok ask/raw s", "prompt tok"):
+    for col in ("question", "ask s", "raw s", "ratio", "overhead ms", "1st tok ask/raw s", "prompt tok",
+                "no draft s"):
         table.add_column(col, justify="left" if col == "question" else "right")
+    secs = lambda ms: "-" if not ms else f"{ms / 1000:.2f}"  # noqa: E731
     for r in a["rows"]:
         table.add_row(r["question"][:48], f"{r['ask_ms'] / 1000:.2f}", f"{r['raw_ms'] / 1000:.2f}",
                       f"{r['ratio']:.2f}", f"{r['overhead_ms']:.0f}",
                       f"{(r['ask_first_token_ms'] or 0) / 1000:.2f}/{r['raw_first_token_ms'] / 1000:.2f}",
-                      str(r["prompt_tokens"] or "-"))
+                      str(r["prompt_tokens"] or "-"), secs(r.get("no_draft_ms")))
     table.add_row("median", f"{a['ask_p50_ms'] / 1000:.2f}", f"{a['raw_p50_ms'] / 1000:.2f}",
-                  f"{a['ratio_p50']:.2f}", f"{a['overhead_p50_ms']:.0f}", f"x{a['first_token_ratio_p50']:.2f}", "")
+                  f"{a['ratio_p50']:.2f}", f"{a['overhead_p50_ms']:.0f}", f"x{a['first_token_ratio_p50']:.2f}", "",
+                  secs(a.get("no_draft_p50_ms")))
     console.print(table)
+    if a.get("draft_ratio_p50"):
+        console.print(f"prompt-lookup drafting: raw / no drafting, median per question x{a['draft_ratio_p50']:.2f}")
     c = report.get("cold")
     if c:
         console.print(f"cold ask (new process, no server), {len(c['runs'])} runs: wall p50 "

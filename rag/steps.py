@@ -191,7 +191,8 @@ class Steps:
         path = resolve_llm_path(self.settings, fast=fast, explicit=model, progress=self.progress)
         # A build that the CPU refuses would kill this process; prove it in a child first.
         ensure_native_ok(path, self.settings.model_cache_dir, echo=self.echo if self.progress else None)
-        return get_llm(str(path), self.settings.n_ctx, self.settings.threads, self.settings.flash_attn)
+        return get_llm(str(path), self.settings.n_ctx, self.settings.threads, self.settings.flash_attn,
+                       self.settings.draft_tokens)
 
     def preload(self, fast: bool = False, model: str | Path | None = None) -> None:
         """Load the model in the background while retrieval runs: a cold ask then waits for

@@ -103,3 +103,41 @@ def test_flash_attention_is_a_setting_that_keys_remembered_answers(tiny_model, t
     memo_off = RememberedLLM(off, tmp_path / "gen.sqlite")
     memo_off.complete(messages, max_tokens=4)
     assert (memo_on.misses, memo_off.misses, memo_off.hits) == (1, 1, 0)
+
+
+def test_prompt_lookup_drafts_from_the_prompt_and_keeps_the_greedy_answer(tiny_model, tmp_path):
+    """Drafted tokens are the words that followed the answer's last two or three tokens in
+    the prompt; the model checks several per evaluation and keeps only what greedy decoding
+    chooses, so the answer is the one decoded token by token, in fewer evaluations."""
+    import numpy as np
+
+    from rag.llm import LLM, PromptLookup, RememberedLLM
+
+    lookup = PromptLookup(3)
+    assert lookup(np.array([5, 6, 7, 8, 1, 5, 6])).tolist() == [7, 8, 1]
+    assert lookup(np.array([5, 6, 9, 4, 5, 6, 2, 2, 5, 6])).tolist() == [2, 2, 5]   # the latest occurrence
+    assert lookup(np.array([1, 2, 3, 4])).tolist() == []                            # nothing to draft
+
+    system = (Path(__file__).parent.parent / "prompts" / "answer.txt").read_text()
+    messages = [{"role": "system", "content": system},
+                {"role": "user", "content": "Passages:\n[1] 9 June 2021, item 7: Parks\nThe Board agreed that the "
+                                            "play area on Mill Lane would reopen on 1 July 2021 after the new safety "
+                                            "surface was laid.\n\nQuestion: What did the Board agree about the play "
+                                            "area on Mill Lane?"}]
+    drafted, plain = (LLM(Path(tiny_model), n_ctx=1024, threads=2, draft_tokens=n) for n in (3, 0))
+    evals = []
+    evaluate = drafted.model.eval
+    drafted.model.eval = lambda tokens: (evals.append(len(tokens)), evaluate(tokens))[1]
+    answer = drafted.complete(messages, max_tokens=40)
+    assert answer == plain.complete(messages, max_tokens=40)
+    assert "Mill Lane" in answer
+    steps = evals[2:]     # after the system message and the question's own tokens
+    tokens = len(drafted.model.tokenize(answer.encode(), add_bos=False))
+    assert max(steps) == 4 and len(steps) < tokens
+
+    # Answers remembered with drafting never stand in for answers without it (rounding differs).
+    assert drafted.variant != plain.variant
+    RememberedLLM(drafted, tmp_path / "gen.sqlite").complete(messages, max_tokens=4)
+    memo = RememberedLLM(plain, tmp_path / "gen.sqlite")
+    memo.complete(messages, max_tokens=4)
+    assert (memo.misses, memo.hits) == (1, 0)
