@@ -37,7 +37,7 @@ EXAMPLES_RAG = """examples:
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
   rag bench --stores faiss,pg --sizes 10k,100k   # FAISS and PostgreSQL side by side
-  rag bench --only-answers        # warm ask vs raw llama.cpp on the same prompts, and a cold ask
+  rag bench --only-answers        # warm ask vs raw llama.cpp (with and without drafting) on the same prompts, and a cold ask
   rag doctor                      # something wrong? checks the build, models, index, a generation
 """
 
@@ -378,7 +378,8 @@ def build_rag_parser() -> argparse.ArgumentParser:
     be.add_argument("--queries", type=int, default=200, help="queries per size")
     be.add_argument("--out", help="also write the table as JSON here")
     be.add_argument("--answers", type=int, metavar="N",
-                    help="also time N whole answers against raw llama.cpp on the same prompts, and a cold ask")
+                    help="also time N whole answers against raw llama.cpp on the same prompts (and the same "
+                         "prompts with prompt-lookup drafting off), and a cold ask")
     be.add_argument("--only-answers", action="store_true",
                     help="only the answers part (20 questions unless --answers says otherwise)")
     be.set_defaults(func=run_bench)
