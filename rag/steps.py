@@ -419,6 +419,8 @@ class Steps:
         verbatim: the text is the minutes' own sentences, already cited where they stand."""
         by_n = {p.n: p for p in passages}
         text = CitationFilter(set(by_n)).feed(text) if passages else MARKER.sub("", text)
+        # A dropped marker leaves its space: "open until 17 October [8]." reads "17 October .".
+        text = re.sub(r"[ \t]+(?=[.,;:!?](?:\s|$))", "", text)
         text = re.sub(r"[ \t]+\n", "\n", text).strip()
         if not passages or (is_abstention(text) and not partial):
             if text and not is_abstention(text):
@@ -477,7 +479,7 @@ class Steps:
             # The model cited nothing: attach the passage that best supports the answer.
             support = [float((p.vectors @ claim_vecs.T).max()) for p in passages]
             best = passages[int(np.argmax(support))]
-            text = text.rstrip() + f" [{best.n}]"
+            text = attach(text, best.n)
             cited = {best.n: list(range(len(claims)))}
         citations = []
         for n in sorted(cited, key=lambda x: text.find(f"[{x}]")):

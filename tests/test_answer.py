@@ -601,6 +601,18 @@ def test_a_citation_quotes_the_sentence_holding_what_the_answer_adds_to_the_ques
     assert [c.n for c in answer.citations] == [n] and "January 2023" in answer.citations[0].quote
 
 
+def test_a_marker_that_points_at_nothing_leaves_no_gap_before_the_full_stop(fresh_settings):
+    # The model cited a passage number it was not shown ("[9]"); the answer read
+    # "... January 2023 . [1]" once the marker was dropped and the best passage attached.
+    question = "When is the new Glen Parva prison due to be finished?"
+    answerer, hits, passages = evidence_over(fresh_settings, "data/minutes/lscsb-minutes-2021-09-24.txt", question)
+    n = next(p.n for p in passages if "completion in January 2023" in p.hit.item_text)
+    answer = answerer.steps.finish(question, "The new Glen Parva prison is expected to be completed in January 2023 [9].",
+                                   passages, hits[:3], {}, "llm")
+    assert answer.answer == f"The new Glen Parva prison is expected to be completed in January 2023 [{n}]."
+    assert [c.n for c in answer.citations] == [n]
+
+
 
 def test_another_bodys_item_on_the_same_topic_is_not_shown_for_the_body_named(fresh_settings):
     # Manordeilo and Salem's and Wye Valley's community councils both renewed insurance with
