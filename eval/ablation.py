@@ -39,12 +39,12 @@ def report_path(config: str, split: str) -> Path:
     return RESULTS / f"ablation-{config}-{split}.json"
 
 
-def run(config: str, split: str) -> None:
+def run(config: str, split: str, memo: Path = MEMO) -> None:
     env = dict(os.environ, RAG_RULES_OFF="" if config in ("none", "margin") else config)
     if config == "margin":   # passages far behind the best one are kept, not dropped
         env["RAG_RELEVANCE_MARGIN"] = "9"
     cmd = [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--split", split, "--no-baselines",
-           "--reuse-generations", str(MEMO), "--out", str(report_path(config, split))]
+           "--reuse-generations", str(memo), "--out", str(report_path(config, split))]
     print(f"== rules off: {config or 'none'}; split {split}", flush=True)
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
 
@@ -74,6 +74,9 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated configurations (default: all)")
     ap.add_argument("--splits", default="dev,frozen")
     ap.add_argument("--table", action="store_true", help="only print the table from saved reports")
+    ap.add_argument("--memo", type=Path, default=MEMO,
+                    help="the generations file the configurations share (default: %(default)s); give the "
+                         "one the --none-report run wrote, so that only the prompts a rule changes are generated")
     ap.add_argument("--none-report", metavar="FILE",
                     help="a report of the same code with all rules on (one split), used as the 'none' row")
     args = ap.parse_args()
@@ -87,7 +90,7 @@ def main() -> int:
         for config in configs:
             for split in splits:
                 if not (config == "none" and args.none_report):
-                    run(config, split)
+                    run(config, split, args.memo)
     print(table(configs, splits))
     return 0
 
