@@ -33,7 +33,7 @@ EXAMPLES_RAG = """examples:
   rag search --k 5 "ECINS"
   rag ask "what happened to the DArDR post?"
   rag eval --no-llm               # retrieval and citation metrics in seconds
-  rag eval --layouts              # agenda items found in 20 real minutes of other bodies
+  rag eval --layouts              # agenda items found in 40 real minutes of other bodies
   rag eval                        # the full suite with the default model
   rag bench                       # latency, memory and throughput table
   rag bench --stores faiss,pg --sizes 10k,100k   # FAISS and PostgreSQL side by side
@@ -346,8 +346,9 @@ def build_rag_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="run the evaluation suite (eval/questions.jsonl)")
     ev.add_argument("--questions", default=None, metavar="FILE[,FILE]",
                     help="question files (default eval/questions.jsonl, the 'seen' split)")
-    ev.add_argument("--split", choices=["dev", "seen", "frozen"],
-                    help="dev: tune on it; seen: the older sets; frozen: written apart, report only")
+    ev.add_argument("--split", choices=["dev", "seen", "frozen", "frozen2"],
+                    help="dev: tune on it; seen: the older sets; frozen: written apart, report only; "
+                         "frozen2: written apart with seven more meetings of other bodies, report only")
     ev.add_argument("--no-llm", action="store_true", help="retrieval, citations and extractive answers only")
     ev.add_argument("--fast", action="store_true", help="evaluate the --fast model instead of the default")
     ev.add_argument("--model", metavar="PATH", help="evaluate this GGUF model")
@@ -366,7 +367,8 @@ def build_rag_parser() -> argparse.ArgumentParser:
     _add_database_arg(ev)
     ev.add_argument("--layouts", action="store_true",
                     help="only the agenda-item table: precision / recall / titles per real minutes "
-                         "document against hand-written items (tests/layouts/), in seconds")
+                         "document against hand-written items, in seconds: tests/layouts/ (tuned on), "
+                         "layouts-holdout/, layouts-dev2/ (tuned on in session 18), layouts-frozen2/ (never)")
     ev.add_argument("--layout-dir", metavar="DIR", help="another folder of documents with .truth.json files")
     ev.set_defaults(func=run_eval)
 

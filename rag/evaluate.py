@@ -47,6 +47,8 @@ SPLITS = {
     "dev": ["dev_questions.jsonl", "dev_other_questions.jsonl", "dev2_questions.jsonl"],
     "seen": ["questions.jsonl"],
     "frozen": ["frozen_questions.jsonl"],
+    # Seven more meetings of six other bodies, gathered with their questions in session 18.
+    "frozen2": ["frozen2_questions.jsonl"],
 }
 
 
@@ -271,8 +273,15 @@ def main(args) -> int:
         from . import layouts
         from .ingest import Corpus
 
-        settings = settings.with_overrides(index_dir=Path(settings.index_dir) / "eval-wide")
         folders += [layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR]
+        wide = "eval-wide"
+        frozen2 = {p.name for p in layouts.FROZEN2_DIR.iterdir()} if layouts.FROZEN2_DIR.is_dir() else set()
+        if any(g.get("doc") in frozen2 for q in questions for g in q.gold):
+            # The frozen2 documents join the others in an index of their own, so that the
+            # other splits keep the corpus their figures were measured on.
+            folders.append(layouts.FROZEN2_DIR)
+            wide = "eval-wide2"
+        settings = settings.with_overrides(index_dir=Path(settings.index_dir) / wide)
         corpus = Corpus.open(settings)
         corpus.ingest(folders, progress=True)
     answerer = Answerer(settings, corpus=corpus, progress=True, echo=console.print)
@@ -367,7 +376,7 @@ def layout_main(args, console) -> int:
     from . import layouts
 
     folders = ([Path(args.layout_dir)] if getattr(args, "layout_dir", None)
-               else [layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR])
+               else [layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR, layouts.DEV2_DIR, layouts.FROZEN2_DIR])
     for folder in folders:
         truth = sorted(folder.glob("*.truth.json"))
         if not truth:

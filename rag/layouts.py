@@ -20,6 +20,10 @@ from .settings import PROJECT_ROOT
 LAYOUT_DIR = PROJECT_ROOT / "tests" / "layouts"
 # Gathered after the segmenter was written and scored before any change looked at them.
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "layouts-holdout"
+# Gathered in session 18 to tune on: eight more bodies' minutes.
+DEV2_DIR = PROJECT_ROOT / "tests" / "layouts-dev2"
+# Gathered with the questions of the frozen2 split, scored once, never tuned on.
+FROZEN2_DIR = PROJECT_ROOT / "tests" / "layouts-frozen2"
 
 
 def norm(text: str) -> str:

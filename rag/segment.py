@@ -9,12 +9,14 @@ general mechanisms, tried in this order and combined:
    candidate; the longest rising run of such numbers (steps of 1 to 5, as minute and item
    numbers go) is the item sequence. Numbers that restart inside an item (the parts of a
    resolution, 7.1/7.2 sub-points, motions) cannot join the run. Numbered lines that read as
-   motions ("1. Moved by ...", "That Council approve ...") are not titles.
+   motions ("1. Moved by ...", "That Council approve ...") are not titles. A number alone on
+   its line ("3.") opens the line below it. When the numbering starts again at 1 under the
+   headings of one style, the headings are the items and the numbers their points.
 2. **Typography.** Markup headings (HTML h1-h6, Word heading styles, markdown #), bold or
    larger-type lines, and short ALL-CAPS lines. The most frequent kind of such heading is
    the item level.
-3. **File numbers.** US minutes key items by a file number ("(12-005)", "4-A 2023-3362");
-   lines that open with one are items too.
+3. **File numbers.** US minutes key items by a file number ("(12-005)", "4-A 2023-3362"),
+   Canadian ones by a resolution number ("R2020-170"); lines that open with one are items too.
 
 A document with none of these is split into sections of sensible size at paragraph or
 heading boundaries, each titled from its content.
@@ -118,7 +120,8 @@ NUMBER_OPEN = re.compile(
 # ... counted only where an item can start: a line start, or after a sentence end / a gap.
 INLINE_BOUNDARY = re.compile(
     r"(?:[.!?:;)”\"’]\s+|\s{2,}|[a-z]\s+(?=\d{2,4}\s)|\s(?=\*\d{1,4}\s+[A-Z])|\s(?=\d{1,4}[.)]\s+[A-Z]))")
-FILE_NUMBER = re.compile(r"^(?:\d{1,2}-[A-Z]\s+)?\(?\*?(?P<file>\d{2,4}-\d{3,5})\)?(?:\s|$)")
+# ... or a resolution number: "R2020-170 L. Andersen, J. Scott: That the minutes ...".
+FILE_NUMBER = re.compile(r"^(?:\d{1,2}-[A-Z]\s+)?\(?\*?(?P<file>\d{2,4}-\d{3,5}|[A-Z](?:19|20)\d{2}\s?-\s?\d{2,4})\)?(?:\s|$)")
 LETTER_OPEN = re.compile(r"^(?P<num>[A-Z])[.)]\s+\*?(?=[A-Z])")
 MOTION = re.compile(r"^(?:moved|seconded|that\b|resolved|whereas|it was (?:moved|resolved|agreed)|"
                     r"motion\b|m/s\b|carried|approved\b)", re.I)
@@ -211,6 +214,10 @@ def _styled(b: Block, body_is_caps: bool) -> bool:
     return bool(b.heading or b.bold or b.size >= 1.12 or (is_caps(b.text) and not body_is_caps))
 
 
+# "3." alone on its line, the title on the next (minutes converted from PDF to text).
+BARE_NUMBER = re.compile(r"^(?P<num>\d{1,3})[.)]$")
+
+
 def number_openings(blocks: list[Block]) -> list[Opening]:
     out: list[Opening] = []
     for i, b in enumerate(blocks):
@@ -218,6 +225,13 @@ def number_openings(blocks: list[Block]) -> list[Opening]:
         if b.number:
             out.append(Opening(i, 0, b.number, int(b.number), title_of(text), True,
                                _styled(b, False), "number"))
+            continue
+        bare = BARE_NUMBER.match(text.strip())
+        if bare:
+            nxt = blocks[i + 1].text.strip() if i + 1 < len(blocks) else ""
+            if re.match(r"[A-Z*“\"'(]", nxt):
+                out.append(Opening(i, 0, bare.group("num"), int(bare.group("num")), title_of(nxt), True,
+                                   _styled(blocks[i + 1], False), "number"))
             continue
         positions = [0] + [m.end() for m in INLINE_BOUNDARY.finditer(text)]
         for pos in positions:
@@ -315,6 +329,68 @@ def heading_openings(blocks: list[Block], chain: list[Opening]) -> list[Opening]
         if key[0] in ("bold", "size"):
             return []
     return [Opening(i, 0, "", 0, title_of(blocks[i].text), True, True, "heading") for i in idx]
+
+
+def _continues(blocks: list[Block], i: int) -> bool:
+    """A line that carries on the styled line before it (a long title or heading wrapped onto
+    a second line: "MINUTES of the meeting held in ... County" / "Hall, Maidstone.")."""
+    if i == 0:
+        return False
+    prev, b = blocks[i - 1], blocks[i]
+    same = prev.bold == b.bold and prev.heading == b.heading and round(prev.size, 1) == round(b.size, 1)
+    return (same and prev.page == b.page and not b.gap and len(prev.text) >= 60
+            and not prev.text.rstrip().endswith((".", ":", ";", "?", "!")))
+
+
+def nested_headings(blocks: list[Block], numbers: list[Opening]) -> list[Opening]:
+    """Headings whose sections each number their paragraphs from 1 again.
+
+    Minutes that number the points inside each item ("Challenge Cards Update" / "(Item 5)" /
+    "1. Jo Carpenter introduced ... 2. ...", or "CONSENT AGENDA" / "1. Minutes ... 2.
+    Financials") give a rising run of numbers inside one item, which is not the item
+    sequence. When, under at least two headings of one style, the first numbered line is a 1,
+    and that is so under at least half of the headings that have numbered lines, the headings
+    are the items (of the styles for which it holds, the one whose lines read most like
+    agenda titles).
+    """
+    starts = sorted((o.block, o.value) for o in numbers if o.line_start)
+    if sum(v == 1 for _, v in starts) < 2:
+        return []
+    numbered = {o.block for o in numbers if o.line_start}
+    body_caps = sum(is_caps(b.text) for b in blocks) > len(blocks) * 0.5
+    groups: dict[tuple, list[int]] = {}
+    for i, b in enumerate(blocks):
+        words = len(b.text.split())
+        if i in numbered or words > 16 or not title_of(b.text) or MOTION.match(b.text) or _continues(blocks, i):
+            continue
+        if b.heading:
+            key = ("h", b.heading)
+        elif b.bold or b.size >= 1.12:
+            # Bold section headings in capitals and bold names or sub-headings in ordinary
+            # case are two levels.
+            key = ("styled", b.bold, round(b.size, 1), is_caps(b.text))
+        elif is_caps(b.text) and not body_caps:
+            key = ("caps",)
+        else:
+            continue
+        groups.setdefault(key, []).append(i)
+    best, best_score = [], (0.0, 0)
+    for idx in groups.values():
+        if len(idx) < 3:
+            continue
+        restart = with_numbers = 0
+        for k, h in enumerate(idx):
+            end = idx[k + 1] if k + 1 < len(idx) else len(blocks)
+            inside = [v for blk, v in starts if h < blk < end]
+            if inside:
+                with_numbers += 1
+                restart += inside[0] == 1
+        if restart < 2 or restart * 2 < with_numbers:
+            continue
+        score = (sum(bool(PROCEDURAL.search(blocks[i].text)) for i in idx) / len(idx), restart)
+        if score > best_score:
+            best, best_score = idx, score
+    return [Opening(i, 0, "", 0, title_of(blocks[i].text), True, True, "heading") for i in best]
 
 
 BULLET = re.compile(r"^(?P<glyph>[\u2022\u25cf\u25aa\u25a0\u25e6\u2023\u2043\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc*o-])\s+(?=\S)")
@@ -416,10 +492,17 @@ def segment(blocks: list[Block], file_date: str | None = None) -> list[MeetingSe
 
 
 def _items(blocks: list[Block], date: str | None, body: str | None) -> MeetingSegments:
-    chain = plausible_chain(blocks, best_chain(number_openings(blocks)))
+    numbers = number_openings(blocks)
+    chain = plausible_chain(blocks, best_chain(numbers))
     heads = heading_openings(blocks, chain)
     files = file_openings(blocks)
-    if heads and heads[0].kind == "heading" and blocks[heads[0].block].heading and \
+    nested = nested_headings(blocks, numbers) if chain else []
+    if chain and len(files) >= 3 and len({sum(f.block < o.block for f in files) for o in chain}) == 1:
+        # The whole run sits inside one file-numbered item: the points of one resolution.
+        chain = []
+    if nested:
+        opens = nested
+    elif heads and heads[0].kind == "heading" and blocks[heads[0].block].heading and \
             len(heads) >= len(chain):
         opens = heads
     else:

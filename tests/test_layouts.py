@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from rag.layouts import HOLDOUT_DIR, LAYOUT_DIR, score_all, totals
+from rag.layouts import DEV2_DIR, HOLDOUT_DIR, LAYOUT_DIR, score_all, totals
 from rag.parse import parse_file
 
 TRUTH = sorted(LAYOUT_DIR.glob("*.truth.json"))
@@ -153,3 +153,40 @@ def test_a_period_without_minutes_is_found_in_the_minutes_that_report_on_it(fres
     assert not answerer.ask(question, no_llm=True).abstained
     # What the body itself decided in a year it has no minutes of stays unanswered.
     assert answerer.ask("What did the commission decide in 2016?", no_llm=True).abstained
+
+
+def minutes_items(path):
+    return [i for i in parse_file(path) if i.kind != "header"]
+
+
+def test_points_numbered_afresh_under_each_heading_are_not_the_items():
+    # Each item's paragraphs are numbered 1., 2., ... again; the bold headings are the items.
+    items = minutes_items(DEV2_DIR / "kent-county-council-corporate-parenting-panel-2024-12-10.pdf")
+    assert [i.title for i in items][:3] == ["Apologies and Substitutes", "Chairman’s Announcements",
+                                            "Minutes of the meeting held on 29 October 2024"]
+    assert len(items) == 10 and items[-1].title == "Work programme"
+    # Section headings in capitals, with numbered entries under some of them.
+    items = minutes_items(DEV2_DIR / "rivergrove-city-council-2018-12-10.pdf")
+    assert [i.title for i in items][-3:] == ["COMMITTEE REPORTS", "COUNCILORS’ REPORTS", "ADJOURNMENT"]
+    assert "1. Transportation" in items[-3].body
+
+
+def test_a_number_alone_on_its_line_opens_the_title_below_it():
+    items = minutes_items(DEV2_DIR / "limerick-newcastle-west-municipal-district-2014-07-02.md")
+    assert [i.code for i in items] == [str(n) for n in range(1, 11)]
+    assert [i.title for i in items][:3] == ["Adoption of Minutes", "Schedule of Meetings", "Travel and Transportation"]
+
+
+def test_resolution_numbers_open_items_and_a_resolutions_own_list_stays_in_it():
+    items = minutes_items(DEV2_DIR / "nipissing-township-council-2020-09-15.html")
+    codes = [i.code for i in items]
+    assert [c for c in codes if c and c.startswith("R2020")][-3:] == ["R2020-182", "R2020-183", "R2020-184"]
+    assert not {"1", "2", "3", "4"} & set(codes)
+    assert "Purchase 2 Electrostatic Units" in next(i.body for i in items if i.code == "R2020-179")
+
+
+def test_session_18_documents_are_found_better_than_before_it():
+    """The dev2 set was scored first at precision 0.31, recall 0.32 (before the three
+    mechanisms above; two truth files' untitled items then counted as never found)."""
+    t = totals(score_all(DEV2_DIR))
+    assert t["precision"] >= 0.65 and t["recall"] >= 0.85, t
