@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 MEMO = RESULTS / "generations.sqlite"
-CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding", "quote_fallback",
+CONFIGS = ["none", "amount_date", "margin", "whole_items", "grounding",
            "closest_says", "parts", "timeline", "schedule", "restates", "quote_rescue", "reported_later",
            "names", "named_time", "presupposes"]
 

@@ -19,8 +19,9 @@ from .records import MONTHS, Item
 
 # Part of each document's stored hash: bump it when loading or parsing changes what a file
 # yields, so that an index built before re-reads its files on the next ingest instead of
-# keeping the old items. 2: PDF running headers and footers dropped.
-PARSE_VERSION = "2"
+# keeping the old items. 2: PDF running headers and footers dropped. 3: numbering that
+# restarts under headings, numbers alone on their line, resolution numbers (rag/segment.py).
+PARSE_VERSION = "3"
 
 _MONTH_RE = "|".join(MONTHS)
 DATE_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE}),?\s+(\d{{4}})\b", re.I)

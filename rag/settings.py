@@ -109,9 +109,9 @@ class Settings:
     # A meeting joins a "what happened to X" timeline only on clearer evidence than that.
     timeline_floor: float = 0.40
     # Answer rules switched off, comma-separated (RAG_RULES_OFF=amount_date,grounding): for
-    # the ablation table in eval/README.md. Names: amount_date, grounding, quote_fallback,
-    # closest_says, margin, parts, timeline, schedule, restates, quote_rescue, reported_later,
-    # names.
+    # the ablation table in eval/README.md. Names: amount_date, grounding, whole_items,
+    # closest_says, parts, timeline, schedule, restates, quote_rescue, reported_later,
+    # names, named_time, presupposes.
     rules_off: str = ""
     # Evaluation only: a SQLite file of earlier generations, keyed by the exact prompt, reused
     # instead of generating again (rag eval --reuse-generations FILE; the ablation runs).

@@ -442,19 +442,14 @@ class Steps:
         if not verbatim and self.rule("restates") and restates(question, text):
             # "What did the council agree to ask the Commission about the constituency?" -
             # "The council agreed to ask the Commission about the constituency [1]." says
-            # nothing; on a clear match the minutes' own sentences are quoted instead.
+            # nothing; the minutes' own sentences may answer instead (rescue()).
             grounded = [False] * len(claims)
         if not any(grounded):
             # The model tried to answer but named people or figures its passages lack (or
-            # only said the question back).
-            # On a clear match the minutes' own best sentences answer better than a
-            # refusal; they are quoted, so they hold their names (if they fail a check even
-            # so, the answer declines rather than quoting again).
-            quoted = (self.extractive(passages)
-                      if self.rule("quote_fallback") and not quoting
-                      and max(p.best for p in passages) >= self.settings.confident_floor else None)
-            if quoted and not self.misses_the_ask(question, quoted):
-                return self.finish(question, quoted, passages, closest, timings, mode, quoting=True)
+            # only said the question back): as when it declines, the minutes' best sentences
+            # answer only if the yes/no check says they do (rescue()). (Quoting them unchecked
+            # on a clear match, rule "quote_fallback" until session 18, gained nothing on the
+            # frozen split and answered one more unanswerable dev question.)
             return self.decline_or_quote(question, passages, closest, timings, mode, quoting)
         # A part's answer often restates the part before it; say it once.
         unit = claim_vecs / np.maximum(np.linalg.norm(claim_vecs, axis=1, keepdims=True), 1e-9)
