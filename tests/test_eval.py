@@ -99,3 +99,21 @@ def test_reused_generations_are_the_models_own_and_only_for_the_same_prompt(tmp_
     later.complete([{"role": "user", "content": "Name a fruit."}], max_tokens=8)
     later.complete(asked, max_tokens=4)   # another length is another request
     assert (later.hits, later.misses) == (1, 2)
+
+
+@pytest.mark.parametrize("split", sorted(evaluate.SPLITS))
+def test_every_split_is_well_formed_and_its_documents_are_here(split):
+    """A split's questions score against documents the eval can index, and each answerable
+    one's reference passes its own facts (the frozen files are only checked, never shown)."""
+    from rag import layouts
+
+    here = {p.name for d in (PROJECT_ROOT / "data" / "minutes", layouts.LAYOUT_DIR, layouts.HOLDOUT_DIR,
+                             layouts.FROZEN2_DIR) for p in d.iterdir()}
+    questions = [q for f in evaluate.split_files(split, None) for q in load_questions(f)]
+    assert questions and len({q.id for q in questions}) == len(questions)
+    for q in questions:
+        assert all(g.get("doc") in here for g in q.gold if g.get("doc")), q.id
+        if q.answerable:
+            assert q.facts and facts_present(q.reference, q.facts), q.id
+        else:
+            assert not q.facts, q.id
